@@ -1,0 +1,30 @@
+# The two commands of the README's quickstart: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test setup lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Re-install whenever the package description or a C source changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py $(wildcard emu/*/*.c)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/emu run mmap1_processes -t 8 -s 3 --seed 1
+
+test: setup
+	$(BIN)/ruff check emu workloads tests bench
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
