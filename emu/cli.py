@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
+
+from emu.machines import DEFAULT_MACHINE
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="emu: an emulated many-CPU kernel for studying scalability collapses.",
 )
-validate_app = typer.Typer(no_args_is_help=True, help="Validate emu's primitives under real concurrency.")
+validate_app = typer.Typer(no_args_is_help=True,
+                           help="Validate emu's primitives under real concurrency.")
 app.add_typer(validate_app, name="validate")
 
 
@@ -17,6 +24,50 @@ def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: emu's answer to bad input."""
     typer.echo(f"emu: {message}", err=True)
     raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    testcase: str = typer.Argument(..., help="A testcase (see `emu list`) or a workload file."),
+    tasks: int = typer.Option(1, "-t", help="Tasks (emulated CPUs busy)."),
+    samples: int = typer.Option(0, "-s", help="Measured samples (0: until interrupted)."),
+    smt: bool = typer.Option(False, "-m", help="Place tasks on SMT threads (default: cores)."),
+    unbound: bool = typer.Option(False, "-n", help="Do not bind tasks to CPUs."),
+    verbose: bool = typer.Option(False, "-v", help="Print each task's count per sample."),
+    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+    clock: str = typer.Option("virtual", "--clock", help="virtual (reproducible) or wall."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the CPUs' RNGs."),
+    period: str = typer.Option(None, "--period",
+                               help="Length of a sample (default 10ms emulated; 1s for wall)."),
+    warmup: int = typer.Option(6, "--warmup", help="Warmup samples before measurement."),
+    json_path: str = typer.Option(None, "--json", help="Also write the run as JSON here."),
+) -> None:
+    """Run a will-it-scale testcase on an emulated machine."""
+    from emu.run import UsageError, build_spec, run_command
+
+    try:
+        spec = build_spec(testcase, tasks, samples, smt, unbound, machine, clock, seed, period,
+                          warmup)
+    except UsageError as exc:
+        fail(str(exc))
+    raise typer.Exit(run_command(spec, verbose, json_path))
+
+
+@app.command("list")
+def list_() -> None:
+    """Testcases, machine presets, clocks and strategies."""
+    from emu.report.listing import listing
+
+    typer.echo(listing())
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                "help_option_names": []})
+def compare(ctx: typer.Context) -> None:
+    """ministat(1): compare datasets (text columns or emu run JSON files)."""
+    from emu.report.ministat import main as ministat_main
+
+    raise typer.Exit(ministat_main(ctx.args))
 
 
 @validate_app.command("epoch")
@@ -32,7 +83,27 @@ def validate_epoch(
 
 
 def main() -> None:
-    app()
+    """Entry point: click's usage errors become one `emu:` line and exit status 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="emu", standalone_mode=False)
+    except KeyboardInterrupt:
+        typer.echo("emu: interrupted", err=True)
+        code = 130
+    except Exception as exc:
+        # click's exceptions (typer may vendor click, so they are recognised by shape).
+        if type(exc).__name__ == "Abort":
+            typer.echo("emu: interrupted", err=True)
+            sys.exit(130)
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            typer.echo(f"emu: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        if os.environ.get("EMU_DEBUG"):
+            raise
+        typer.echo(f"emu: internal error: {exc.__class__.__name__}: {exc} "
+                   "(EMU_DEBUG=1 shows the traceback)", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

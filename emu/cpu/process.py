@@ -1,0 +1,44 @@
+"""The body of one emulated CPU's process: connect to the actor, run the task's testcase."""
+
+from __future__ import annotations
+
+import os
+
+import zmq
+
+from emu.children import become_child, report_failure
+from emu.counters import CounterBoard
+from emu.cpu.libc import Ctx
+from emu.cpu.td import RunEnded
+from emu.protocol import HELLO, pack
+from emu.sched import clock_module
+
+
+def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
+    become_child(supervisor_pid)
+    cpu = spec.cpus[task]
+    name = f"cpu{cpu}"
+    ctx = zmq.Context(io_threads=1)
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, str(cpu).encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    code = 0
+    try:
+        sock.connect(spec.endpoint)
+        td = clock_module(spec.clock).make_td(spec, task, sock, board)
+        sock.send(pack(HELLO, cpu))
+        try:
+            spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task))
+        except RunEnded:
+            pass
+        td.finish()
+    except AssertionError as exc:
+        report_failure(spec.rundir, name, f"CPU {cpu}: testcase assertion failed {exc}".strip())
+        code = 1
+    except Exception as exc:  # one line for the supervisor, never a traceback
+        report_failure(spec.rundir, name, f"CPU {cpu}: {exc.__class__.__name__}: {exc}")
+        code = 1
+    finally:
+        sock.close(0)
+        ctx.term()
+    os._exit(code)

@@ -1,0 +1,37 @@
+"""The kernel-state actor: the one owner of shared kernel state, behind a ROUTER socket."""
+
+from __future__ import annotations
+
+import os
+
+import zmq
+
+from emu.children import become_child, report_failure
+from emu.counters import CounterBoard
+from emu.sched import clock_module
+
+
+def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
+    become_child(supervisor_pid)
+    ctx = zmq.Context(io_threads=1)
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unreachable CPU is an error, not a drop
+    router.setsockopt(zmq.LINGER, 0)
+    code = 0
+    try:
+        router.bind(spec.endpoint)
+
+        def alive() -> bool:
+            return os.getppid() == supervisor_pid
+
+        clock_module(spec.clock).serve(router, spec, board, alive)
+    except zmq.ZMQError as exc:
+        report_failure(spec.rundir, "actor", f"kernel actor: {exc}")
+        code = 1
+    except Exception as exc:
+        report_failure(spec.rundir, "actor", f"kernel actor: {exc.__class__.__name__}: {exc}")
+        code = 1
+    finally:
+        router.close(0)
+        ctx.term()
+    os._exit(code)

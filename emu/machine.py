@@ -1,0 +1,338 @@
+"""The supervisor of an emulated machine: topology, placement, spawn, sample, clean up.
+
+It forks the kernel actor and one process per busy CPU before any ZeroMQ context or thread
+exists (a forked child shares the parent's pages; DESIGN.md), reads their counters from the
+shared counter board without messages, and on every way out (the end, an error, Ctrl-C or
+SIGTERM, a dead or hung child) stops every child and removes the run's private directory.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from emu.children import read_failure
+from emu.counters import (
+    H_EVENTS,
+    H_HEARTBEAT,
+    H_STATE,
+    RING,
+    STATE_DONE,
+    STATE_RUNNING,
+    T_IPI_RECEIVED,
+    T_IPI_SENT,
+    T_ITERATIONS,
+    T_PASSED,
+    CounterBoard,
+)
+from emu.kernel.config import KernelConfig, build_kernel
+from emu.machines import Machine
+from emu.testcases import Testcase
+from emu.topology import OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
+
+MAX_TASKS = 2048
+HANG_TIMEOUT_S = 60.0   # no progress for this long ends the run (never changes a result)
+STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
+
+
+class RunFailed(Exception):
+    """The run could not finish; the message is one line for the user."""
+
+
+@dataclass
+class RunSpec:
+    testcase: Testcase
+    tasks: int
+    machine: Machine
+    clock: str = "virtual"
+    seed: int = 0
+    period_s: float = 0.01
+    warmup: int = 6
+    samples: int = 5            # 0: until interrupted
+    smt: bool = False
+    unbound: bool = False
+    # Filled in by prepare():
+    cpus: list[int] = field(default_factory=list)
+    kernel: KernelConfig | None = None
+    rundir: str = ""
+    endpoint: str = ""
+
+    @property
+    def period_cycles(self) -> int:
+        return self.machine.cycles(self.period_s)
+
+    @property
+    def boundaries(self) -> int | None:
+        """Sample boundaries after time 0 (warmup + measured), or None: run forever."""
+        return None if self.samples == 0 else self.warmup + self.samples
+
+    def transfer_table(self) -> list[list[int]]:
+        """Cycles to move a cache line between two CPUs, by topology distance."""
+        topo = Topology.of(self.machine)
+        price = {SAME_CPU: 0,
+                 SMT_SIBLING: self.machine.cost("line_smt_sibling"),
+                 SAME_SOCKET: self.machine.cost("line_same_socket"),
+                 OTHER_SOCKET: self.machine.cost("line_other_socket")}
+        n = topo.ncpus
+        return [[price[topo.distance(a, b)] for b in range(n)] for a in range(n)]
+
+    def validate(self) -> None:
+        if not 1 <= self.tasks <= MAX_TASKS:
+            raise ValueError(f"-t must be between 1 and {MAX_TASKS}, not {self.tasks}")
+        if self.tasks > self.machine.ncpus:
+            raise ValueError(f"-t {self.tasks} exceeds machine {self.machine.name}'s "
+                             f"{self.machine.ncpus} CPUs")
+        if self.smt and self.unbound:
+            raise ValueError("-m and -n cannot be used together")
+        if self.samples < 0 or self.warmup < 0:
+            raise ValueError("-s and --warmup must not be negative")
+        if self.period_cycles < 1:
+            raise ValueError("--period must be positive")
+
+    def prepare(self) -> None:
+        self.validate()
+        self.cpus = Topology.of(self.machine).place(self.tasks, self.smt, self.unbound)
+        self.kernel = build_kernel(self.testcase.mode, self.tasks)
+
+
+@dataclass
+class Sample:
+    index: int                 # 1-based, warmup samples first
+    warmup: bool
+    deltas: list[int]          # operations of each task in the period
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    samples: list[Sample] = field(default_factory=list)
+    wall_s: float = 0.0
+    shared_events: int = 0
+    locks: list[dict] = field(default_factory=list)
+    ipis_sent: int = 0
+    ipis_received: int = 0
+    error: str | None = None
+
+    @property
+    def warmup_samples(self) -> list[Sample]:
+        return [s for s in self.samples if s.warmup]
+
+    @property
+    def measured(self) -> list[Sample]:
+        return [s for s in self.samples if not s.warmup]
+
+    @property
+    def per_task(self) -> list[int]:
+        """Operations of each task over all measured samples."""
+        return [sum(col) for col in zip(*(s.deltas for s in self.measured), strict=True)] \
+            if self.measured else [0] * self.spec.tasks
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the supervisor like Ctrl-C's KeyboardInterrupt."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated
+
+
+class Supervisor:
+    """Owns one run's children, counter board and private directory."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        spec.prepare()
+        self.spec = spec
+        self.board: CounterBoard | None = None
+        self.actor: mp.Process | None = None
+        self.cpus: list[mp.Process] = []
+        self.result = RunResult(spec)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def run(self, on_sample: Callable[[Sample], None]) -> RunResult:
+        """Run to the end; each sample goes to `on_sample` as soon as it is known.
+
+        Raises RunFailed (with self.result holding what was measured) or KeyboardInterrupt.
+        """
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+        t0 = time.perf_counter()
+        try:
+            self._start()
+            if self.spec.clock == "wall":
+                self._sample_wall(on_sample)
+            else:
+                self._sample_virtual(on_sample)
+            self._finish()
+        except _Terminated:
+            raise KeyboardInterrupt from None
+        finally:
+            self.result.wall_s = time.perf_counter() - t0
+            self._collect()
+            self._stop_all()
+            signal.signal(signal.SIGTERM, old_term)
+        return self.result
+
+    def _start(self) -> None:
+        from emu.cpu.process import cpu_main
+        from emu.kernel.actor import actor_main
+
+        spec = self.spec
+        spec.rundir = tempfile.mkdtemp(prefix="emu-")  # mode 0700: private to this user
+        spec.endpoint = f"ipc://{spec.rundir}/actor.sock"
+        self.board = CounterBoard(spec.tasks, len(spec.kernel.locks))
+        self.board.set(H_STATE, STATE_RUNNING)
+        ctx = mp.get_context("fork")
+        me = os.getpid()
+        gc.collect()
+        gc.freeze()  # children never touch the parent's objects for GC: pages stay shared
+        try:
+            self.actor = ctx.Process(target=actor_main, args=(spec, self.board, me),
+                                     name="emu-actor", daemon=True)
+            self.actor.start()
+            for task in range(spec.tasks):
+                p = ctx.Process(target=cpu_main, args=(spec, task, self.board, me),
+                                name=f"emu-cpu{spec.cpus[task]}", daemon=True)
+                p.start()
+                self.cpus.append(p)
+        finally:
+            gc.unfreeze()
+
+    # ------------------------------------------------------------ sampling
+
+    def _sample_virtual(self, on_sample: Callable[[Sample], None]) -> None:
+        spec, board = self.spec, self.board
+        total = spec.boundaries
+        prev = [0] * spec.tasks
+        k = 1
+        while total is None or k <= total:
+            self._wait(lambda k=k: all(board.task(t, T_PASSED) > k for t in range(spec.tasks)))
+            lead = max(board.task(t, T_PASSED) for t in range(spec.tasks))
+            if lead - k >= RING - 1:
+                raise RunFailed("the supervisor fell too far behind the emulated machine")
+            counts = [board.boundary_count(t, k) for t in range(spec.tasks)]
+            self._emit(k, counts, prev, on_sample)
+            prev = counts
+            k += 1
+
+    def _sample_wall(self, on_sample: Callable[[Sample], None]) -> None:
+        spec, board = self.spec, self.board
+        total = spec.boundaries
+        prev = [0] * spec.tasks
+        start = time.perf_counter()
+        k = 1
+        while total is None or k <= total:
+            due = start + k * spec.period_s
+            self._wait(lambda due=due: time.perf_counter() >= due, watch_progress=False)
+            counts = [board.task(t, T_ITERATIONS) for t in range(spec.tasks)]
+            self._emit(k, counts, prev, on_sample)
+            prev = counts
+            k += 1
+        board.set(H_STATE, STATE_DONE)  # the CPUs leave at their next iteration
+
+    def _emit(self, k: int, counts: list[int], prev: list[int],
+              on_sample: Callable[[Sample], None]) -> None:
+        deltas = [c - p for c, p in zip(counts, prev, strict=True)]
+        sample = Sample(k, k <= self.spec.warmup, deltas)
+        self.result.samples.append(sample)
+        on_sample(sample)
+
+    def _wait(self, ready: Callable[[], bool], watch_progress: bool = True) -> None:
+        """Poll `ready` while watching every child; a dead or stuck child fails the run."""
+        last_beat, last_change = -1, time.monotonic()
+        while not ready():
+            self._check_children()
+            beat = self.board.get(H_HEARTBEAT)
+            now = time.monotonic()
+            if beat != last_beat:
+                last_beat, last_change = beat, now
+            elif watch_progress and now - last_change > HANG_TIMEOUT_S:
+                raise RunFailed(f"the emulated machine made no progress for {HANG_TIMEOUT_S:.0f}"
+                                " host seconds; stopping it")
+            multiprocessing.connection.wait(self._live_sentinels(), timeout=0.01)
+
+    def _live_sentinels(self) -> list[int]:
+        procs = [self.actor, *self.cpus]
+        return [p.sentinel for p in procs if p is not None and p.exitcode is None]
+
+    def _check_children(self) -> None:
+        for task, p in enumerate(self.cpus):
+            if p.exitcode not in (None, 0):
+                cpu = self.spec.cpus[task]
+                why = read_failure(self.spec.rundir, f"cpu{cpu}") or _how(p.exitcode)
+                raise RunFailed(f"CPU {cpu} (task {task}, pid {p.pid}) died: {why}")
+        a = self.actor
+        if a.exitcode not in (None, 0):
+            why = read_failure(self.spec.rundir, "actor") or _how(a.exitcode)
+            raise RunFailed(f"the kernel actor (pid {a.pid}) died: {why}")
+        if a.exitcode == 0 and self.spec.clock == "virtual" and any(
+                self.board.task(t, T_PASSED) <= (self.spec.boundaries or 0)
+                for t in range(self.spec.tasks)):
+            raise RunFailed("the kernel actor left before the run ended")
+
+    def _finish(self) -> None:
+        """A normal end: let the actor publish its final statistics and leave."""
+        deadline = time.monotonic() + 30
+        while self.actor.exitcode is None and time.monotonic() < deadline:
+            self._check_children()
+            self.actor.join(0.05)
+
+    # ------------------------------------------------------------ results and cleanup
+
+    def _collect(self) -> None:
+        board, res = self.board, self.result
+        if board is None:
+            return
+        res.shared_events = board.get(H_EVENTS)
+        res.locks = [{"name": name, **board.lock_stats(i)}
+                     for i, name in enumerate(self.spec.kernel.locks.names)]
+        res.ipis_sent = sum(board.task(t, T_IPI_SENT) for t in range(self.spec.tasks))
+        res.ipis_received = sum(board.task(t, T_IPI_RECEIVED) for t in range(self.spec.tasks))
+
+    def _stop_all(self) -> None:
+        """Stop every child (SIGTERM, then SIGKILL), remove the run directory and board."""
+        if self.board is not None:
+            self.board.set(H_STATE, STATE_DONE)
+        procs = [p for p in (self.actor, *self.cpus) if p is not None]
+        for p in procs:
+            if p.exitcode is None:
+                _signal(p, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            if p.exitcode is None:
+                _signal(p, signal.SIGKILL)
+                p.join(1.0)
+        if self.spec.rundir:
+            shutil.rmtree(self.spec.rundir, ignore_errors=True)
+        if self.board is not None:
+            self.board.close()
+            self.board = None
+
+
+def _signal(p: mp.Process, sig: int) -> None:
+    try:
+        os.kill(p.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _how(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+def run_machine(spec: RunSpec, on_sample: Callable[[Sample], None]) -> RunResult:
+    return Supervisor(spec).run(on_sample)

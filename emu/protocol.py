@@ -1,0 +1,77 @@
+"""The versioned message protocol between the CPU processes and the kernel-state actor.
+
+Every message is one msgpack array whose first two items are (VERSION, KIND).  CPUs use a
+DEALER socket whose identity is their CPU id; the actor is a ROUTER with ROUTER_MANDATORY,
+so nothing is ever dropped silently.
+
+Virtual clock (emu/sched/virtual.py):
+    CPU -> actor  HELLO  (V, HELLO, cpu)
+    CPU -> actor  BATCH  (V, BATCH, seq, lookahead, ops)   ops: flat ints, triples (op, pre, arg)
+    actor -> CPU  DONE   (V, DONE, seq, vtime, stopped)     the batch finished at vtime
+    actor -> CPU  INTR   (V, INTR, vtime, vector, initiator) an interrupt (IPI) at vtime
+    CPU -> actor  ACK    (V, ACK, vtime, handler_cycles)    the interrupt's handler ran
+    CPU -> actor  BYE    (V, BYE)
+Wall clock (emu/sched/wall.py) adds immediate lock traffic:
+    CPU -> actor  LOCK   (V, LOCK, lock)   -> GRANT (V, GRANT, lock) when the lock is ours
+    CPU -> actor  UNLOCK (V, UNLOCK, lock) (no reply)
+    CPU -> actor  ATOMIC (V, ATOMIC, line) (no reply)
+Either direction:
+    ERROR  (V, ERROR, text)  the peer sent something malformed; the sender carries on.
+
+`lookahead` on a BATCH is the least number of cycles the CPU will run locally after the
+batch completes before its next shared operation (conservative sequencing, DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import msgpack
+
+VERSION = 1
+
+HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR = range(11)
+KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "LOCK", "GRANT", "UNLOCK",
+              "ATOMIC", "ERROR"]
+
+# Operations inside a BATCH: (op, pre, arg).  `pre` is the local cycles run before the op.
+OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI = range(6)
+OP_NAMES = ["NOP", "COUNT", "LOCK", "UNLOCK", "ATOMIC", "IPI"]
+OP_WIDTH = 3
+
+# Number of items each message kind carries after (VERSION, KIND).
+_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 3, ACK: 2, BYE: 0, LOCK: 1, GRANT: 1,
+          UNLOCK: 1, ATOMIC: 1, ERROR: 1}
+
+
+class ProtocolError(ValueError):
+    """A message of the wrong version or shape."""
+
+
+_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+
+def pack(*items: object) -> bytes:
+    """Encode (VERSION, *items) with one reused packer."""
+    return _packer.pack((VERSION, *items))
+
+
+def unpack(data: bytes) -> list:
+    """Decode and check a message; raises ProtocolError for anything malformed."""
+    try:
+        msg = msgpack.unpackb(data, use_list=True, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise ProtocolError(f"undecodable message ({exc.__class__.__name__})") from None
+    if not isinstance(msg, list) or len(msg) < 2:
+        raise ProtocolError("message is not an array (version, kind, ...)")
+    if msg[0] != VERSION:
+        raise ProtocolError(f"protocol version {msg[0]!r}, expected {VERSION}")
+    kind = msg[1]
+    arity = _ARITY.get(kind) if isinstance(kind, int) else None
+    if arity is None:
+        raise ProtocolError(f"unknown message kind {kind!r}")
+    if len(msg) != 2 + arity:
+        raise ProtocolError(f"{KIND_NAMES[kind]} carries {len(msg) - 2} items, expected {arity}")
+    if kind == BATCH:
+        ops = msg[4]
+        if not isinstance(ops, list) or len(ops) % OP_WIDTH or not ops:
+            raise ProtocolError("BATCH ops must be a non-empty flat list of (op, pre, arg) triples")
+    return msg

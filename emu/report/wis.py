@@ -1,0 +1,99 @@
+"""will-it-scale's output stream (main.c) and emu's run JSON.
+
+    testcase:<description>
+    warmup
+    min:%llu max:%llu total:%llu      x warmup samples
+    measurement
+    min:%llu max:%llu total:%llu      x -s samples
+    average:%llu                      integer mean of the measured totals
+
+Numbers are operations per emulated second: a sample's deltas scaled by 1 / period.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+from emu.machine import RunResult, Sample
+
+
+def per_second(ops: int, period_s: float) -> int:
+    return int(round(ops / period_s))
+
+
+def sample_stats(sample: Sample, period_s: float) -> dict[str, int]:
+    rates = [per_second(d, period_s) for d in sample.deltas]
+    return {"min": min(rates), "max": max(rates), "total": sum(rates)}
+
+
+class WillItScaleStream:
+    """Writes the stream line by line as samples arrive (flushing, for `-s 0` and pipes)."""
+
+    def __init__(self, out: TextIO, description: str, warmup: int, period_s: float,
+                 verbose: bool = False) -> None:
+        self.out = out
+        self.warmup = warmup
+        self.period_s = period_s
+        self.verbose = verbose
+        self.totals: list[int] = []
+        self._line(f"testcase:{description}")
+        self._line("warmup")
+        if warmup == 0:
+            self._line("measurement")
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def sample(self, sample: Sample) -> None:
+        if self.verbose:
+            for i, d in enumerate(sample.deltas):
+                self._line(f"{i:4d} -> {per_second(d, self.period_s)}")
+        s = sample_stats(sample, self.period_s)
+        self._line(f"min:{s['min']} max:{s['max']} total:{s['total']}")
+        if sample.warmup:
+            if sample.index == self.warmup:
+                self._line("measurement")
+        else:
+            self.totals.append(s["total"])
+
+    def average(self) -> None:
+        if self.totals:
+            self._line(f"average:{sum(self.totals) // len(self.totals)}")
+
+
+def run_document(result: RunResult) -> dict:
+    """The run as `--json` writes it."""
+    spec = result.spec
+    period = spec.period_s
+    measured = [sample_stats(s, period) for s in result.measured]
+    doc = {
+        "testcase": spec.testcase.name,
+        "description": spec.testcase.description,
+        "tasks": spec.tasks,
+        "machine": spec.machine.name,
+        "clock": spec.clock,
+        "seed": spec.seed,
+        "period_s": period,
+        "cpus": spec.cpus,
+        "warmup": [sample_stats(s, period) for s in result.warmup_samples],
+        "samples": measured,
+        "average": (sum(m["total"] for m in measured) // len(measured)) if measured else 0,
+        "per_task": result.per_task,
+        "locks": result.locks,
+        "ipis": {"sent": result.ipis_sent, "received": result.ipis_received},
+        "host": {
+            "wall_s": round(result.wall_s, 3),
+            "shared_events": result.shared_events,
+            "events_per_s": round(result.shared_events / result.wall_s) if result.wall_s else 0,
+        },
+    }
+    if result.error:
+        doc["error"] = result.error
+    return doc
+
+
+def write_json(result: RunResult, path: str) -> None:
+    Path(path).write_text(json.dumps(run_document(result), indent=2) + "\n")

@@ -1,0 +1,76 @@
+"""`emu run`: build a run from the command line's choices, stream its report, write JSON."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from emu.machine import RunFailed, RunSpec, Supervisor
+from emu.machines import MachineError, load_machine
+from emu.report.wis import WillItScaleStream, write_json
+from emu.sched import CLOCKS
+from emu.testcases import TestcaseError, resolve
+from emu.units import format_duration, parse_duration
+
+DEFAULT_PERIOD = {"virtual": "10ms", "wall": "1s"}
+
+
+class UsageError(ValueError):
+    """Bad input: one line, exit status 2."""
+
+
+def build_spec(testcase: str, tasks: int, samples: int, smt: bool, unbound: bool,
+               machine: str, clock: str, seed: int, period: str | None, warmup: int) -> RunSpec:
+    if clock not in CLOCKS:
+        raise UsageError(f"unknown clock {clock!r} (known: {', '.join(CLOCKS)})")
+    try:
+        tc = resolve(testcase)
+        preset = load_machine(machine)
+        period_s = parse_duration(period or DEFAULT_PERIOD[clock])
+        spec = RunSpec(testcase=tc, tasks=tasks, machine=preset, clock=clock, seed=seed,
+                       period_s=period_s, warmup=warmup, samples=samples, smt=smt,
+                       unbound=unbound)
+        spec.validate()
+    except (TestcaseError, MachineError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return spec
+
+
+def describe(spec: RunSpec) -> str:
+    """The one stderr line that says what is being emulated."""
+    m = spec.machine
+    if spec.clock == "virtual":
+        clock = "clock virtual (reproducible)"
+    else:
+        host = os.cpu_count() or 1
+        clock = "clock wall (host time, NOT reproducible"
+        clock += f"; {spec.tasks} tasks on {host} host cores)" if spec.tasks > host else ")"
+    length = "until interrupted" if spec.samples == 0 else f"{spec.warmup}+{spec.samples} samples"
+    kind = "emulated" if spec.clock == "virtual" else "host"
+    return (f"emu: {spec.testcase.name} on {m.name} ({m.ncpus} CPUs, {m.freq_hz / 1e9:.2f} GHz), "
+            f"{clock}, di=mutex, seed {spec.seed}, sample period "
+            f"{format_duration(spec.period_s)} {kind} time, {length}")
+
+
+def run_command(spec: RunSpec, verbose: bool, json_path: str | None) -> int:
+    """Run and print will-it-scale's stream; returns the exit status."""
+    print(describe(spec), file=sys.stderr, flush=True)
+    stream = WillItScaleStream(sys.stdout, spec.testcase.description, spec.warmup,
+                               spec.period_s, verbose)
+    sup = Supervisor(spec)
+    code = 0
+    try:
+        sup.run(stream.sample)
+        stream.average()
+    except RunFailed as exc:
+        sup.result.error = str(exc)
+        print(f"emu: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    except KeyboardInterrupt:
+        sup.result.error = "interrupted"
+        print("emu: interrupted", file=sys.stderr, flush=True)
+        code = 130
+    finally:
+        if json_path:
+            write_json(sup.result, json_path)  # what was measured survives a failure
+    return code

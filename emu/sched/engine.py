@@ -1,0 +1,340 @@
+"""The virtual-time engine of the kernel-state actor.
+
+Each emulated CPU's stream of shared operations arrives in BATCHes; the engine runs them as
+one discrete-event simulation in the total order (vtime, cpu, seq), conservatively: an event
+is processed only when no CPU whose stream has run dry ("starved") could still send an
+earlier one.  A starved CPU's earliest next operation is the time its last batch finished
+plus the lookahead it declared (Chandy-Misra-Bryant; DESIGN.md "Time").
+
+Operations are (op, pre, arg) triples: `pre` local cycles, then the operation on shared
+state.  Critical sections are delegated whole (LOCK, pre, ..., UNLOCK), as in Remote Core
+Locking, so a contended lock costs the host no round trip.
+
+The engine is pure: it knows nothing of sockets.  It reports finished batches through
+`reply(cpu, seq, vtime, stopped)` and interrupts through `interrupt(cpu, vtime, vector, src)`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
+
+from emu.counters import (
+    H_EVENTS,
+    H_FRONTIER,
+    H_HEARTBEAT,
+    T_ITERATIONS,
+    T_PASSED,
+    T_VTIME,
+    CounterBoard,
+)
+from emu.protocol import (
+    OP_ATOMIC,
+    OP_COUNT,
+    OP_IPI,
+    OP_LOCK,
+    OP_NOP,
+    OP_UNLOCK,
+    OP_WIDTH,
+    ProtocolError,
+)
+
+RUNNING, BLOCKED, STARVED, DONE = range(4)
+STEP_EVENT, ACK_EVENT = 0, 1
+NEVER = 1 << 62  # "no end": a run with -s 0
+
+
+class Thread:
+    """A CPU's kernel execution stream as the actor sees it."""
+
+    __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
+                 "held", "iterations", "boundary", "boundary_t", "version", "awaiting_acks",
+                 "ipi_waiters", "handlers", "steal")
+
+    def __init__(self, cpu: int, task: int, period: int) -> None:
+        self.cpu = cpu
+        self.task = task
+        self.state = STARVED
+        self.t = 0
+        self.ops: list[int] = []
+        self.pc = 0
+        self.seq = -1
+        self.lookahead = 0
+        self.queue: deque[tuple[int, int, list[int]]] = deque()
+        self.held = 0            # locks held: a CPU stops only between critical sections
+        self.iterations = 0
+        self.boundary = 1        # next sample boundary to record
+        self.boundary_t = period  # its virtual time
+        self.version = 0         # invalidates stale entries of the starved heap
+        self.awaiting_acks = 0   # IPIs sent by this CPU whose ACK has not come
+        self.ipi_waiters: deque[Thread] = deque()  # initiators of interrupts sent to it
+        self.handlers: deque[int] = deque()  # handler cycles of ACKs not yet processed
+        self.steal = 0           # interrupt handler cycles to add to its stream
+
+
+class Engine:
+    """Conservative discrete-event sequencer of all CPUs' shared operations."""
+
+    def __init__(
+        self,
+        cpus: Sequence[int],
+        locks: Sequence,
+        board: CounterBoard,
+        period: int,
+        boundaries: int | None,
+        transfer: Callable[[int, int], int],
+        atomic_cost: int,
+        ipi_latency: int,
+        ipi_handler: int,
+        reply: Callable[[int, int, int, bool], None],
+        interrupt: Callable[[int, int, int, int], None] | None = None,
+    ) -> None:
+        self.threads = {cpu: Thread(cpu, task, period) for task, cpu in enumerate(cpus)}
+        self.locks = list(locks)
+        self.board = board
+        self.words = board.words
+        self.period = period
+        self.boundaries = boundaries
+        self.t_end = NEVER if boundaries is None else boundaries * period
+        self.transfer = transfer
+        self.atomic_cost = atomic_cost
+        self.ipi_latency = ipi_latency
+        self.ipi_handler = ipi_handler
+        self.reply = reply
+        self.interrupt = interrupt
+        self.lines: dict[int, int] = {}  # shared line id -> CPU holding it modified
+        self.heap: list[tuple[int, int, int, int]] = []  # (vtime, cpu, seq, kind)
+        self.intr_bounds: list[tuple[int, int]] = []  # (vtime, cpu) of interrupts not acked
+        self.starved: list[tuple[int, int, int]] = []
+        self.seq = 0
+        self.events = 0        # shared events: lock acquire/release, atomic, IPI, ack
+        self.processed = 0     # engine steps, for the heartbeat
+        self.running = len(self.threads)
+        for th in self.threads.values():
+            heappush(self.starved, (0, th.cpu, th.version))
+            self.words[board.ring_index(th.task, 0)] = 0
+            self.words[board.task_index(th.task, T_PASSED)] = 1
+
+    # ---------------------------------------------------------------- costs
+
+    def rmw_cost(self, line_cpu: int, cpu: int) -> int:
+        """An atomic read-modify-write by `cpu` on a line last modified by `line_cpu`."""
+        if line_cpu == cpu or line_cpu < 0:
+            return self.atomic_cost
+        return self.atomic_cost + self.transfer(line_cpu, cpu)
+
+    # ---------------------------------------------------------------- input
+
+    def submit(self, cpu: int, seq: int, lookahead: int, ops: list[int]) -> None:
+        """A BATCH from `cpu` arrived."""
+        th = self.threads.get(cpu)
+        if th is None:
+            raise ProtocolError(f"BATCH from CPU {cpu}, which is not in this run")
+        if th.state == DONE:
+            self.reply(cpu, seq, th.t, True)
+            return
+        th.queue.append((seq, lookahead, ops))
+        if th.state == STARVED:
+            self._load(th)
+
+    def ack(self, cpu: int, vtime: int, handler: int) -> None:
+        """The ACK of an interrupt: the handler on `cpu` finished at `vtime`."""
+        th = self.threads.get(cpu)
+        pending = [b for b in self.intr_bounds if b[1] == cpu]
+        if th is None or not pending or vtime < pending[0][0]:
+            raise ProtocolError(f"ACK from CPU {cpu} at {vtime}, which has no interrupt pending")
+        self.intr_bounds.remove(pending[0])
+        self._push_ack(th, vtime, handler)
+
+    def _push_ack(self, th: Thread, vtime: int, handler: int) -> None:
+        th.handlers.append(handler)
+        self.events += 1
+        self.seq += 1
+        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT))
+
+    def leave(self, cpu: int) -> None:
+        """BYE: the CPU's testcase returned; it sends nothing more."""
+        th = self.threads.get(cpu)
+        if th is None:
+            raise ProtocolError(f"BYE from CPU {cpu}, which is not in this run")
+        if th.state == DONE:
+            return
+        if th.state != STARVED or th.queue:
+            raise ProtocolError(f"BYE from CPU {cpu} with operations still to run")
+        self._retire(th)
+
+    # ---------------------------------------------------------------- the loop
+
+    def horizon(self) -> tuple[int, int] | None:
+        """(vtime, cpu) of the earliest operation a starved CPU could still send."""
+        starved, threads = self.starved, self.threads
+        limit = min(self.intr_bounds) if self.intr_bounds else None
+        while starved:
+            b, j, ver = starved[0]
+            if threads[j].version == ver:
+                return (b, j) if limit is None or (b, j) < limit else limit
+            heappop(starved)
+        return limit
+
+    def run(self) -> None:
+        """Process every event that is safe to process now."""
+        heap, threads = self.heap, self.threads
+        limit = self.horizon()
+        steps = 0
+        while heap:
+            t, cpu, _, kind = heap[0]
+            if limit is not None and (t > limit[0] or (t == limit[0] and cpu >= limit[1])):
+                break
+            heappop(heap)
+            steps += 1
+            if kind == STEP_EVENT:
+                self._step(threads[cpu], t)
+            else:
+                self._acked(threads[cpu], t)
+            if self.starved and (limit is None or self.starved[0][0] <= limit[0]):
+                limit = self.horizon()
+            elif self.intr_bounds:
+                limit = self.horizon()
+        self.processed += steps
+        words = self.words
+        words[H_HEARTBEAT] = self.processed
+        words[H_EVENTS] = self.events + sum(lock.stats[5] for lock in self.locks)
+        if heap:
+            words[H_FRONTIER] = heap[0][0]
+
+    @property
+    def finished(self) -> bool:
+        return self.running == 0
+
+    # ---------------------------------------------------------------- steps
+
+    def _load(self, th: Thread) -> None:
+        """Start th's next queued batch at th.t."""
+        seq, lookahead, ops = th.queue.popleft()
+        if ops[1] < th.lookahead:
+            raise ProtocolError(
+                f"CPU {th.cpu} declared lookahead {th.lookahead} but sent an op after {ops[1]}")
+        th.seq, th.ops, th.pc, th.lookahead = seq, ops, 0, lookahead
+        th.state = RUNNING
+        th.version += 1
+        self.seq += 1
+        heappush(self.heap, (th.t + ops[1], th.cpu, self.seq, STEP_EVENT))
+
+    def _step(self, th: Thread, t: int) -> None:
+        ops, pc = th.ops, th.pc
+        if t > self.t_end and not th.held:
+            self._stop(th, t)
+            return
+        op = ops[pc]
+        if op == OP_COUNT:
+            self._count(th, t)
+        elif op == OP_LOCK:
+            lock = self.locks[ops[pc + 2]]
+            t_held = lock.acquire(self, th, t)
+            th.held += 1
+            if t_held is None:
+                th.state = BLOCKED
+                return
+            t = t_held
+        elif op == OP_UNLOCK:
+            th.held -= 1
+            t = self.locks[ops[pc + 2]].release(self, th, t)
+        elif op == OP_ATOMIC:
+            line = ops[pc + 2]
+            t += self.rmw_cost(self.lines.get(line, -1), th.cpu)
+            self.lines[line] = th.cpu
+            self.events += 1
+        elif op == OP_IPI:
+            if not self._send_ipi(th, t, ops[pc + 2]):
+                return
+        elif op != OP_NOP:
+            raise ProtocolError(f"CPU {th.cpu} sent unknown op {op}")
+        self._advance(th, t)
+
+    def resume(self, th: Thread, t: int) -> None:
+        """A blocked thread's operation completed at t (a lock was handed to it)."""
+        th.state = RUNNING
+        self._advance(th, t)
+
+    def _advance(self, th: Thread, t: int) -> None:
+        """th's current op finished at t: schedule its next op, or finish the batch."""
+        if th.steal:  # interrupt handlers ran on this CPU meanwhile
+            t += th.steal
+            th.steal = 0
+        th.t = t
+        pc = th.pc + OP_WIDTH
+        if pc >= len(th.ops):
+            self.reply(th.cpu, th.seq, t, False)
+            if th.queue:
+                self._load(th)
+            else:
+                th.state = STARVED
+                th.version += 1
+                heappush(self.starved, (t + th.lookahead, th.cpu, th.version))
+            return
+        th.pc = pc
+        self.seq += 1
+        heappush(self.heap, (t + th.ops[pc + 1], th.cpu, self.seq, STEP_EVENT))
+
+    def _count(self, th: Thread, t: int) -> None:
+        """The workload's (*iterations)++, at virtual time t."""
+        if t > th.boundary_t:
+            self._record_boundaries(th, t)
+        th.iterations += 1
+        words, board, task = self.words, self.board, th.task
+        words[board.task_index(task, T_ITERATIONS)] = th.iterations
+        words[board.task_index(task, T_VTIME)] = t
+
+    def _record_boundaries(self, th: Thread, t: int) -> None:
+        """Snapshot th's count at every sample boundary before t (count at b: ops at <= b)."""
+        words, board = self.words, self.board
+        last = self.boundaries if self.boundaries is not None else NEVER
+        while th.boundary_t < t and th.boundary <= last:
+            words[board.ring_index(th.task, th.boundary)] = th.iterations
+            th.boundary += 1
+            th.boundary_t += self.period
+        words[board.task_index(th.task, T_PASSED)] = th.boundary
+
+    def _stop(self, th: Thread, t: int) -> None:
+        """th passed the end of the run between critical sections: it does no more."""
+        th.t = t
+        self._retire(th)
+        self.reply(th.cpu, th.seq, t, True)
+        while th.queue:
+            self.reply(th.cpu, th.queue.popleft()[0], t, True)
+
+    def _retire(self, th: Thread) -> None:
+        self._record_boundaries(th, NEVER)
+        th.state = DONE
+        th.version += 1
+        self.running -= 1
+
+    # ---------------------------------------------------------------- interrupts
+
+    def _send_ipi(self, th: Thread, t: int, target: int) -> bool:
+        """smp_targeted_tlb_shootdown's IPI: deliver at t + latency, wait for the ACK."""
+        dst = self.threads.get(target)
+        if dst is None or self.interrupt is None or target == th.cpu:
+            raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
+        at = t + self.ipi_latency
+        th.awaiting_acks += 1
+        th.state = BLOCKED
+        th.t = t
+        self.events += 1
+        dst.ipi_waiters.append(th)
+        if dst.state == DONE:
+            # Its process has left the run: the handler's cost stands in for its answer.
+            self._push_ack(dst, at + self.ipi_handler, self.ipi_handler)
+        else:
+            self.intr_bounds.append((at, target))
+            self.interrupt(target, at, 1, th.cpu)
+        return False
+
+    def _acked(self, th: Thread, t: int) -> None:
+        """th's interrupt handler finished at t: its initiator may go on."""
+        th.steal += th.handlers.popleft()
+        waiter = th.ipi_waiters.popleft()
+        waiter.awaiting_acks -= 1
+        if waiter.awaiting_acks == 0:
+            self.resume(waiter, t)

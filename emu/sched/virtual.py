@@ -1,0 +1,233 @@
+"""The `virtual` clock: exact, reproducible virtual time (DESIGN.md "Time").
+
+CPU side (`VirtualTd`): the kernel paths record their shared operations with the local
+cycles before each, and ship them in BATCHes without waiting for the outcome (their outcome
+cannot change the CPU's control flow).  At most `window` batches are in flight, so a CPU
+runs at most that far ahead of the actor.
+
+Actor side (`actor_loop`): feeds batches to the engine (emu/sched/engine.py), which sequences
+all CPUs in (vtime, cpu, seq) order, and sends back DONE replies and interrupts.
+"""
+
+from __future__ import annotations
+
+import time
+
+import zmq
+
+from emu.counters import CounterBoard
+from emu.cpu.interrupts import handle_interrupt
+from emu.cpu.td import RunEnded, Td
+from emu.kernel.mtx import Mtx
+from emu.protocol import (
+    ACK,
+    BATCH,
+    BYE,
+    DONE,
+    ERROR,
+    HELLO,
+    INTR,
+    OP_ATOMIC,
+    OP_COUNT,
+    OP_IPI,
+    OP_LOCK,
+    OP_NOP,
+    OP_UNLOCK,
+    ProtocolError,
+    pack,
+    unpack,
+)
+from emu.sched.engine import Engine
+
+BATCH_OPS = 256  # operations per BATCH: one message is worth hundreds of events
+WINDOW = 2       # batches in flight per CPU
+
+
+class VirtualTd(Td):
+    def __init__(self, *args, sock: zmq.Socket, board: CounterBoard,
+                 batch_ops: int = BATCH_OPS, window: int = WINDOW, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sock = sock
+        self.board = board
+        self.ops: list[int] = []
+        self.pre = 0               # local cycles since the last recorded operation
+        self.seq = 0
+        self.outstanding = 0
+        self.limit = 3 * batch_ops
+        self.window = window
+        self.vtime = 0             # virtual time at the end of the last finished batch
+        self.ended = False
+
+    # ---- kernel-facing operations
+
+    def cycles(self, n: int) -> None:
+        self.pre += self.jittered(n)
+
+    def _op(self, op: int, arg: int) -> None:
+        if len(self.ops) >= self.limit:
+            # The next batch starts with this op, so its `pre` is exact lookahead.
+            self._send(self.pre)
+        self.ops.extend((op, self.pre, arg))
+        self.pre = 0
+
+    def mtx_lock(self, lock: int) -> None:
+        self._op(OP_LOCK, lock)
+
+    def mtx_unlock(self, lock: int) -> None:
+        self._op(OP_UNLOCK, lock)
+
+    def atomic(self, line: int) -> None:
+        self._op(OP_ATOMIC, line)
+
+    def ipi(self, target: int) -> None:
+        self._op(OP_IPI, target)
+
+    def count(self) -> None:
+        self._op(OP_COUNT, 0)
+
+    def sync(self) -> int:
+        """Wait until the actor has run everything recorded; returns the virtual time."""
+        self._op(OP_NOP, 0)
+        self._send(0)
+        while self.outstanding:
+            self._receive(block=True)
+        return self.vtime
+
+    # ---- messages
+
+    def _send(self, lookahead: int) -> None:
+        self.sock.send(pack(BATCH, self.seq, lookahead, self.ops))
+        self.seq += 1
+        self.outstanding += 1
+        self.ops = []
+        while self.outstanding >= self.window:
+            self._receive(block=True)
+        while self.sock.poll(0):  # answer interrupts promptly, without waiting
+            self._receive(block=False)
+        if self.ended:
+            raise RunEnded
+
+    def _receive(self, block: bool) -> None:
+        msg = unpack(self.sock.recv(0 if block else zmq.NOBLOCK))
+        kind = msg[1]
+        if kind == DONE:
+            self.outstanding -= 1
+            self.vtime = msg[3]
+            if msg[4]:
+                self.ended = True
+        elif kind == INTR:
+            vtime, vector, initiator = msg[2], msg[3], msg[4]
+            handler = handle_interrupt(self, self.board, vector, initiator)
+            self.sock.send(pack(ACK, vtime + handler, handler))
+        elif kind == ERROR:
+            raise ProtocolError(f"the actor rejected CPU {self.cpu}'s message: {msg[2]}")
+        else:
+            raise ProtocolError(f"CPU {self.cpu} got an unexpected message kind {kind}")
+
+    def finish(self) -> None:
+        """Leave the run: take every reply still owed (answering interrupts), then BYE."""
+        if not self.ended:
+            if self.ops or self.pre:
+                self._op(OP_NOP, 0)
+            if self.ops:
+                self.sock.send(pack(BATCH, self.seq, 0, self.ops))
+                self.seq += 1
+                self.outstanding += 1
+                self.ops = []
+        while self.outstanding:
+            self._receive(block=True)
+        self.sock.send(pack(BYE))
+
+
+def actor_loop(router: zmq.Socket, engine: Engine, board: CounterBoard,
+               alive: callable, publish: callable) -> None:
+    """Serve the CPUs until every one has passed the end of the run (or left)."""
+    try:
+        _serve(router, engine, alive, publish)
+    finally:
+        publish()
+
+
+def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callable) -> None:
+
+    def cpu_of(ident: bytes) -> int:
+        try:
+            return int(ident)
+        except ValueError:
+            raise ProtocolError(f"peer identity {ident!r} is not a CPU id") from None
+
+    idents = {cpu: str(cpu).encode() for cpu in engine.threads}
+    send = router.send_multipart
+
+    def reply(cpu: int, seq: int, vtime: int, stopped: bool) -> None:
+        send([idents[cpu], pack(DONE, seq, vtime, stopped)])
+
+    def interrupt(cpu: int, vtime: int, vector: int, initiator: int) -> None:
+        send([idents[cpu], pack(INTR, vtime, vector, initiator)])
+
+    engine.reply = reply
+    engine.interrupt = interrupt
+    recv = router.recv_multipart
+    next_publish = 0.0
+    while not engine.finished:
+        engine.run()
+        if engine.finished:
+            break
+        now = time.monotonic()
+        if now >= next_publish:  # live statistics, a few times a second
+            publish()
+            next_publish = now + 0.2
+        if not router.poll(500):
+            if not alive():
+                return
+            continue
+        while True:
+            try:
+                ident, data = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                msg = unpack(data)
+                kind = msg[1]
+                if kind == BATCH:
+                    engine.submit(cpu_of(ident), msg[2], msg[3], msg[4])
+                elif kind == ACK:
+                    engine.ack(cpu_of(ident), msg[2], msg[3])
+                elif kind == BYE:
+                    engine.leave(cpu_of(ident))
+                elif kind != HELLO:
+                    raise ProtocolError(f"unexpected message kind {kind} from a CPU")
+            except ProtocolError as exc:
+                send([ident, pack(ERROR, str(exc))])
+
+
+def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd:
+    return VirtualTd(spec.cpus[task], task, spec.machine, spec.kernel, spec.seed,
+                     sock=sock, board=board)
+
+
+def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
+    """The actor's side: build the engine over the run's locks and serve until the end."""
+    locks = [Mtx(name, i) for i, name in enumerate(spec.kernel.locks.names)]
+    table = spec.transfer_table()
+    engine = Engine(
+        cpus=spec.cpus,
+        locks=locks,
+        board=board,
+        period=spec.period_cycles,
+        boundaries=spec.boundaries,
+        transfer=lambda a, b: table[a][b],
+        atomic_cost=spec.machine.cost("atomic_local"),
+        ipi_latency=spec.machine.cost("ipi_latency"),
+        ipi_handler=spec.machine.cost("ipi_handler"),
+        reply=None,
+    )
+
+    def publish() -> None:
+        words = board.words
+        for lock in locks:
+            base = board.lock_index(lock.lock_id)
+            for f, v in enumerate(lock.stats):
+                words[base + f] = v
+
+    actor_loop(router, engine, board, alive, publish)
