@@ -34,12 +34,14 @@ from emu.counters import (
     CounterBoard,
 )
 from emu.kernel.config import KernelConfig, build_kernel
+from emu.kernel.strategies import choose
 from emu.machines import Machine
 from emu.testcases import Testcase
 from emu.topology import OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
 
 MAX_TASKS = 2048
-HANG_TIMEOUT_S = 60.0   # no progress for this long ends the run (never changes a result)
+# No progress for this long ends the run; a wall-clock timeout never changes a result.
+HANG_TIMEOUT_S = float(os.environ.get("EMU_HANG_TIMEOUT", "60"))
 STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
 
 
@@ -59,6 +61,7 @@ class RunSpec:
     samples: int = 5            # 0: until interrupted
     smt: bool = False
     unbound: bool = False
+    strategies: dict[str, str] = field(default_factory=dict)  # kind -> name; see strategies.py
     # Filled in by prepare():
     cpus: list[int] = field(default_factory=list)
     kernel: KernelConfig | None = None
@@ -96,6 +99,7 @@ class RunSpec:
             raise ValueError("-s and --warmup must not be negative")
         if self.period_cycles < 1:
             raise ValueError("--period must be positive")
+        self.strategies = choose(**self.strategies)
 
     def prepare(self) -> None:
         self.validate()
@@ -183,6 +187,9 @@ class Supervisor:
     def _start(self) -> None:
         from emu.cpu.process import cpu_main
         from emu.kernel.actor import actor_main
+        from emu.sched import clock_module
+
+        clock_module(self.spec.clock)  # imported once here, shared by every forked child
 
         spec = self.spec
         spec.rundir = tempfile.mkdtemp(prefix="emu-")  # mode 0700: private to this user
@@ -254,8 +261,8 @@ class Supervisor:
             if beat != last_beat:
                 last_beat, last_change = beat, now
             elif watch_progress and now - last_change > HANG_TIMEOUT_S:
-                raise RunFailed(f"the emulated machine made no progress for {HANG_TIMEOUT_S:.0f}"
-                                " host seconds; stopping it")
+                raise RunFailed(f"the emulated machine made no progress for {HANG_TIMEOUT_S:g}"
+                                " host seconds (a hung CPU or actor); stopping it")
             multiprocessing.connection.wait(self._live_sentinels(), timeout=0.01)
 
     def _live_sentinels(self) -> list[int]:

@@ -16,12 +16,14 @@ MAP_FAILED = -1
 
 
 class Ctx:
-    """One task's process context: its CPU (`td`), its process, its task number."""
+    """One task's process context: its CPU (`td`), its process, its task number, and the
+    CPUs of all tasks (for testcases that interrupt each other)."""
 
-    def __init__(self, td: Td, proc: Proc, nr: int) -> None:
+    def __init__(self, td: Td, proc: Proc, nr: int, cpus: list[int] | None = None) -> None:
         self.td = td
         self.proc = proc
         self.nr = nr
+        self.cpus = cpus or [td.cpu]
         self._iterations = 0
 
     def mmap(self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1,

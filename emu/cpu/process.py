@@ -28,7 +28,7 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
         td = clock_module(spec.clock).make_td(spec, task, sock, board)
         sock.send(pack(HELLO, cpu))
         try:
-            spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task))
+            spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task, spec.cpus))
         except RunEnded:
             pass
         td.finish()

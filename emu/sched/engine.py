@@ -24,6 +24,7 @@ from emu.counters import (
     H_EVENTS,
     H_FRONTIER,
     H_HEARTBEAT,
+    T_IPI_SENT,
     T_ITERATIONS,
     T_PASSED,
     T_VTIME,
@@ -322,6 +323,7 @@ class Engine:
         th.state = BLOCKED
         th.t = t
         self.events += 1
+        self.words[self.board.task_index(th.task, T_IPI_SENT)] += 1
         dst.ipi_waiters.append(th)
         if dst.state == DONE:
             # Its process has left the run: the handler's cost stands in for its answer.
