@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from emu.kernel.strategies import DEFAULTS, STRATEGIES
 from emu.machines import DEFAULT_MACHINE
 
 app = typer.Typer(
@@ -18,6 +19,22 @@ app = typer.Typer(
 validate_app = typer.Typer(no_args_is_help=True,
                            help="Validate emu's primitives under real concurrency.")
 app.add_typer(validate_app, name="validate")
+
+
+def _strategy_help(kind: str, what: str) -> str:
+    return f"{what}: {' | '.join(STRATEGIES[kind])} (default {DEFAULTS[kind]})."
+
+
+def _di() -> typer.Option:
+    return typer.Option(None, "--di", help=_strategy_help("di", "Delayed invalidation"))
+
+
+def _swap() -> typer.Option:
+    return typer.Option(None, "--swap", help=_strategy_help("swap", "Swap reservation"))
+
+
+def _ucred() -> typer.Option:
+    return typer.Option(None, "--ucred", help=_strategy_help("ucred", "ucred refcount"))
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -41,16 +58,65 @@ def run(
                                help="Length of a sample (default 10ms emulated; 1s for wall)."),
     warmup: int = typer.Option(6, "--warmup", help="Warmup samples before measurement."),
     json_path: str = typer.Option(None, "--json", help="Also write the run as JSON here."),
+    di: str = _di(),
+    swap: str = _swap(),
+    ucred: str = _ucred(),
+    lockstat: bool = typer.Option(False, "--lockstat",
+                                  help="Then print FreeBSD lockstat(1)'s contention report."),
+    lock_stat: bool = typer.Option(False, "--lock-stat",
+                                   help="Then print Linux /proc/lock_stat's table."),
 ) -> None:
     """Run a will-it-scale testcase on an emulated machine."""
     from emu.run import UsageError, build_spec, run_command
 
     try:
         spec = build_spec(testcase, tasks, samples, smt, unbound, machine, clock, seed, period,
-                          warmup)
+                          warmup, strategies={"di": di, "swap": swap, "ucred": ucred})
     except UsageError as exc:
         fail(str(exc))
-    raise typer.Exit(run_command(spec, verbose, json_path))
+    raise typer.Exit(run_command(spec, verbose, json_path, lockstat, lock_stat))
+
+
+@app.command()
+def sweep(
+    testcase: str = typer.Argument(..., help="mmap1 (both variants), mmap1_processes (one), "
+                                   "or a workload file."),
+    tasks: str = typer.Option(None, "--tasks", "-t",
+                              help="Task counts, e.g. 1,2,4,8,12,16,24,32,48,64,96 (default: "
+                              "those up to the machine's CPUs, and its CPU count)."),
+    step: int = typer.Option(None, "--step",
+                             help="Task counts 1, K, 2K, ... up to the machine's CPUs "
+                             "(runtest.py's step)."),
+    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the CPUs' RNGs."),
+    period: str = typer.Option(None, "--period", help="Length of a sample (default 10ms "
+                               "emulated)."),
+    warmup: int = typer.Option(2, "--warmup", help="Warmup samples per run (fewer than `emu "
+                               "run`'s 6: the virtual clock is exact)."),
+    samples: int = typer.Option(3, "-s", help="Measured samples per run (fewer than "
+                                "runtest.py's 5: the virtual clock is exact)."),
+    di: str = _di(),
+    swap: str = _swap(),
+    ucred: str = _ucred(),
+    csv_path: str = typer.Option(None, "--csv", help="Also write the CSV here."),
+    json_path: str = typer.Option(None, "--json",
+                                  help="Write the sweep and each run's emu run JSON here."),
+    plot_path: str = typer.Option(None, "--plot", help="Write a PNG of ops/s against tasks."),
+    compare_json: str = typer.Option(None, "--compare-json",
+                                     help="Draw another sweep's --json on the same --plot."),
+) -> None:
+    """will-it-scale's runtest.py: a CSV of ops/s and idle % over task counts."""
+    from emu.run import UsageError
+    from emu.sweep import plan_sweep, run_sweep
+
+    try:
+        plan = plan_sweep(testcase, tasks, step, machine,
+                          {"di": di, "swap": swap, "ucred": ucred}, seed, period, warmup,
+                          samples)
+        code = run_sweep(plan, csv_path, json_path, plot_path, compare_json)
+    except UsageError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 @app.command("list")
@@ -72,7 +138,7 @@ def compare(ctx: typer.Context) -> None:
 
 @validate_app.command("epoch")
 def validate_epoch(
-    procs: int = typer.Option(4, "--procs", help="Reader/writer processes."),
+    procs: int = typer.Option(4, "--procs", help="Reader processes (plus two writers)."),
     seconds: float = typer.Option(5.0, "--seconds", help="How long to run (host seconds)."),
     inject: str = typer.Option(None, "--inject", help="Inject a known bug, e.g. skip-grace."),
 ) -> None:

@@ -9,6 +9,8 @@ SIGTERM, a dead or hung child) stops every child and removes the run's private d
 from __future__ import annotations
 
 import gc
+import json
+import mmap
 import multiprocessing as mp
 import multiprocessing.connection
 import os
@@ -18,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from emu.children import read_failure
 from emu.counters import (
@@ -34,6 +37,7 @@ from emu.counters import (
     CounterBoard,
 )
 from emu.kernel.config import KernelConfig, build_kernel
+from emu.kernel.state import DETAIL_FILE
 from emu.kernel.strategies import choose
 from emu.machines import Machine
 from emu.testcases import Testcase
@@ -104,7 +108,7 @@ class RunSpec:
     def prepare(self) -> None:
         self.validate()
         self.cpus = Topology.of(self.machine).place(self.tasks, self.smt, self.unbound)
-        self.kernel = build_kernel(self.testcase.mode, self.tasks)
+        self.kernel = build_kernel(self.testcase.mode, self.cpus, self.strategies)
 
 
 @dataclass
@@ -196,6 +200,8 @@ class Supervisor:
         spec.endpoint = f"ipc://{spec.rundir}/actor.sock"
         self.board = CounterBoard(spec.tasks, len(spec.kernel.locks))
         self.board.set(H_STATE, STATE_RUNNING)
+        if getattr(spec.kernel.ids, "needs_epoch", False):
+            self._alloc_epoch()
         ctx = mp.get_context("fork")
         me = os.getpid()
         gc.collect()
@@ -211,6 +217,15 @@ class Supervisor:
                 self.cpus.append(p)
         finally:
             gc.unfreeze()
+
+    def _alloc_epoch(self) -> None:
+        """epoch_alloc: one ck_epoch record per CPU, in an anonymous shared mapping that
+        every CPU process inherits (no name in /dev/shm, nothing to leak)."""
+        from emu.epoch import Epoch
+
+        n = self.spec.tasks
+        self._epoch_map = mmap.mmap(-1, Epoch.size(n), flags=mmap.MAP_SHARED)
+        self.spec.kernel.epoch = Epoch.alloc(self._epoch_map, n)
 
     # ------------------------------------------------------------ sampling
 
@@ -300,6 +315,10 @@ class Supervisor:
         res.shared_events = board.get(H_EVENTS)
         res.locks = [{"name": name, **board.lock_stats(i)}
                      for i, name in enumerate(self.spec.kernel.locks.names)]
+        try:  # per caller detail, when the actor left it
+            res.locks = json.loads(Path(self.spec.rundir, DETAIL_FILE).read_text())
+        except (OSError, ValueError):
+            pass
         res.ipis_sent = sum(board.task(t, T_IPI_SENT) for t in range(self.spec.tasks))
         res.ipis_received = sum(board.task(t, T_IPI_RECEIVED) for t in range(self.spec.tasks))
 
@@ -323,6 +342,11 @@ class Supervisor:
         if self.board is not None:
             self.board.close()
             self.board = None
+        epoch = self.spec.kernel.epoch if self.spec.kernel else None
+        if epoch is not None:
+            epoch.ck.release()
+            self.spec.kernel.epoch = None
+            self._epoch_map.close()
 
 
 def _signal(p: mp.Process, sig: int) -> None:

@@ -15,6 +15,7 @@ Wall clock (emu/sched/wall.py) adds immediate lock traffic:
     CPU -> actor  LOCK   (V, LOCK, lock)   -> GRANT (V, GRANT, lock) when the lock is ours
     CPU -> actor  UNLOCK (V, UNLOCK, lock) (no reply)
     CPU -> actor  ATOMIC (V, ATOMIC, line) (no reply)
+    CPU -> actor  CALL   (V, CALL, kcall)  (no reply) a kernel call on shared state
 Either direction:
     ERROR  (V, ERROR, text)  the peer sent something malformed; the sender carries on.
 
@@ -28,18 +29,20 @@ import msgpack
 
 VERSION = 1
 
-HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR = range(11)
+HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR, CALL = range(12)
 KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "LOCK", "GRANT", "UNLOCK",
-              "ATOMIC", "ERROR"]
+              "ATOMIC", "ERROR", "CALL"]
 
 # Operations inside a BATCH: (op, pre, arg).  `pre` is the local cycles run before the op.
-OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI = range(6)
-OP_NAMES = ["NOP", "COUNT", "LOCK", "UNLOCK", "ATOMIC", "IPI"]
+OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI, OP_READ, OP_WRITE, OP_CALL, \
+    OP_OFFCPU = range(10)
+OP_NAMES = ["NOP", "COUNT", "LOCK", "UNLOCK", "ATOMIC", "IPI", "READ", "WRITE", "CALL",
+            "OFFCPU"]
 OP_WIDTH = 3
 
 # Number of items each message kind carries after (VERSION, KIND).
 _ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 3, ACK: 2, BYE: 0, LOCK: 1, GRANT: 1,
-          UNLOCK: 1, ATOMIC: 1, ERROR: 1}
+          UNLOCK: 1, ATOMIC: 1, ERROR: 1, CALL: 1}
 
 
 class ProtocolError(ValueError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from emu.machine import RunFailed, RunSpec, Supervisor
+from emu.kernel.strategies import STRATEGIES, choose
+from emu.machine import RunFailed, RunResult, RunSpec, Supervisor
 from emu.machines import MachineError, load_machine
 from emu.report.wis import WillItScaleStream, write_json
 from emu.sched import CLOCKS
@@ -20,7 +21,13 @@ class UsageError(ValueError):
 
 
 def build_spec(testcase: str, tasks: int, samples: int, smt: bool, unbound: bool,
-               machine: str, clock: str, seed: int, period: str | None, warmup: int) -> RunSpec:
+               machine: str, clock: str, seed: int, period: str | None, warmup: int,
+               strategies: dict[str, str | None] | None = None) -> RunSpec:
+    """A validated RunSpec; UsageError (one line) for anything the user got wrong.
+
+    `strategies` maps a kind (di, swap, ucred) to a name or None (the default); names are
+    checked against the registry in emu.kernel.strategies.
+    """
     if clock not in CLOCKS:
         raise UsageError(f"unknown clock {clock!r} (known: {', '.join(CLOCKS)})")
     try:
@@ -29,11 +36,18 @@ def build_spec(testcase: str, tasks: int, samples: int, smt: bool, unbound: bool
         period_s = parse_duration(period or DEFAULT_PERIOD[clock])
         spec = RunSpec(testcase=tc, tasks=tasks, machine=preset, clock=clock, seed=seed,
                        period_s=period_s, warmup=warmup, samples=samples, smt=smt,
-                       unbound=unbound)
+                       unbound=unbound,
+                       strategies={k: v for k, v in (strategies or {}).items() if v})
         spec.validate()
     except (TestcaseError, MachineError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return spec
+
+
+def strategy_words(strategies: dict[str, str]) -> str:
+    """`di=mutex swap=mutex ucred=shared`: the selection, in the registry's kind order."""
+    chosen = choose(**strategies)
+    return " ".join(f"{kind}={chosen[kind]}" for kind in STRATEGIES)
 
 
 def describe(spec: RunSpec) -> str:
@@ -48,28 +62,56 @@ def describe(spec: RunSpec) -> str:
     length = "until interrupted" if spec.samples == 0 else f"{spec.warmup}+{spec.samples} samples"
     kind = "emulated" if spec.clock == "virtual" else "host"
     return (f"emu: {spec.testcase.name} on {m.name} ({m.ncpus} CPUs, {m.freq_hz / 1e9:.2f} GHz), "
-            f"{clock}, di=mutex, seed {spec.seed}, sample period "
+            f"{clock}, {strategy_words(spec.strategies)}, seed {spec.seed}, sample period "
             f"{format_duration(spec.period_s)} {kind} time, {length}")
 
 
-def run_command(spec: RunSpec, verbose: bool, json_path: str | None) -> int:
-    """Run and print will-it-scale's stream; returns the exit status."""
+def print_lock_reports(result: RunResult, lockstat: bool, lock_stat: bool) -> None:
+    """The lock reports asked for, on stdout after the stream (formats in emu/report/)."""
+    if lockstat:
+        from emu.report.lockstat import run_lockstat
+
+        text = run_lockstat(result)
+        if text:
+            sys.stdout.write(text)
+        else:  # lockstat(1) prints nothing then; say why on stderr
+            print("emu: lockstat: no lock contention events", file=sys.stderr)
+    if lock_stat:
+        from emu.report.lock_stat import run_lock_stat
+
+        if lockstat:
+            sys.stdout.write("\n")  # two reports, two files on a real system: keep apart
+        sys.stdout.write(run_lock_stat(result))
+    sys.stdout.flush()
+
+
+def run_command(spec: RunSpec, verbose: bool, json_path: str | None,
+                lockstat: bool = False, lock_stat: bool = False) -> int:
+    """Run and print will-it-scale's stream; returns the exit status.
+
+    `lockstat` / `lock_stat` append FreeBSD lockstat(1)'s / Linux /proc/lock_stat's report
+    of the emulated locks after the stream, also when Ctrl-C ends the run (as lockstat
+    reports when its command is killed: the only way out of `-s 0`).
+    """
     print(describe(spec), file=sys.stderr, flush=True)
     stream = WillItScaleStream(sys.stdout, spec.testcase.description, spec.warmup,
                                spec.period_s, verbose)
     sup = Supervisor(spec)
     code = 0
     try:
-        sup.run(stream.sample)
-        stream.average()
-    except RunFailed as exc:
-        sup.result.error = str(exc)
-        print(f"emu: {exc}", file=sys.stderr, flush=True)
-        code = 1
-    except KeyboardInterrupt:
-        sup.result.error = "interrupted"
-        print("emu: interrupted", file=sys.stderr, flush=True)
-        code = 130
+        try:
+            sup.run(stream.sample)
+            stream.average()
+        except RunFailed as exc:
+            sup.result.error = str(exc)
+            print(f"emu: {exc}", file=sys.stderr, flush=True)
+            code = 1
+        except KeyboardInterrupt:
+            sup.result.error = "interrupted"
+            print("emu: interrupted", file=sys.stderr, flush=True)
+            code = 130
+        if code != 1:
+            print_lock_reports(sup.result, lockstat, lock_stat)
     finally:
         if json_path:
             write_json(sup.result, json_path)  # what was measured survives a failure

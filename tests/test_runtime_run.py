@@ -29,7 +29,8 @@ def test_stream_is_will_it_scales(no_trace):
     assert len(lines) == 13
     for m in measured:
         lo, hi, total = map(int, m.groups())
-        assert 0 < lo <= hi and lo * 4 <= total <= hi * 4
+        # FreeBSD mutexes are unfair: a task deep in lock_delay may finish nothing.
+        assert 0 <= lo <= hi and lo * 4 <= total <= hi * 4 and total > 0
     # One line on stderr says what was emulated, with which clock and sample length.
     assert "skylake-2s" in r.stderr and "clock virtual" in r.stderr and "10ms" in r.stderr
 

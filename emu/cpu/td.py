@@ -1,8 +1,15 @@
 """curthread: what the kernel paths running on an emulated CPU see of it.
 
 A `Td` is the CPU's side of a clock (emu/sched/virtual.py, emu/sched/wall.py).  Kernel code
-charges local work with `cycles` and touches shared kernel state only through `mtx_lock`,
-`mtx_unlock`, `atomic` and `ipi`, which the clock turns into messages to the actor.
+charges local work with `cycles` and touches shared kernel state only through the
+operations below, which the clock turns into messages to the actor:
+
+    mtx_lock / mtx_unlock   a kernel mutex (with the calling function, for lockstat)
+    read / write / atomic   a hot cache line of shared kernel data
+    call                    a kernel call run by the actor on shared state (emu/kernel/kcalls)
+    ipi                     an inter-processor interrupt, waiting for its acknowledgement
+    off_cpu                 leave the CPU for a while (sleep, preemption)
+    count                   the testcase's (*iterations)++
 """
 
 from __future__ import annotations
@@ -10,8 +17,20 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
-from emu.kernel.config import KernelConfig
+from emu.kernel.kcalls import pack_lock
 from emu.machines import Machine
+from emu.protocol import (
+    OP_ATOMIC,
+    OP_CALL,
+    OP_COUNT,
+    OP_IPI,
+    OP_LOCK,
+    OP_OFFCPU,
+    OP_READ,
+    OP_UNLOCK,
+    OP_WRITE,
+)
+from emu.topology import Topology
 
 
 class RunEnded(Exception):
@@ -27,8 +46,7 @@ def cost_table(machine: Machine) -> SimpleNamespace:
 class Td:
     """The clock-independent part: identity, costs, the CPU's own seeded RNG."""
 
-    def __init__(self, cpu: int, task: int, machine: Machine, kernel: KernelConfig,
-                 seed: int) -> None:
+    def __init__(self, cpu: int, task: int, machine: Machine, kernel, seed: int) -> None:
         self.cpu = cpu
         self.task = task
         self.machine = machine
@@ -37,32 +55,54 @@ class Td:
         # Each CPU has its own RNG, so its draws never depend on another CPU's progress.
         self.rng = random.Random(seed * 1_000_003 + cpu)
         self._jitter = float(machine.costs.get("local_jitter", 0.0))
+        # A busy SMT sibling shares the core's pipelines: local work runs slower.
+        topo = Topology.of(machine)
+        busy = set(kernel.cpus)
+        sibling_busy = any(topo.core_of(c) == topo.core_of(cpu) for c in busy if c != cpu)
+        self.speed = float(machine.costs.get("smt_slowdown", 1.0)) if sibling_busy else 1.0
+        self.pcpu = SimpleNamespace()  # per-CPU kernel data the strategies keep here
 
-    def jittered(self, n: int) -> int:
-        """A local cost with the machine's cache and branch noise."""
-        if not self._jitter:
-            return n
-        return n + int(n * self._jitter * (2.0 * self.rng.random() - 1.0))
+    def local(self, n: int) -> int:
+        """A local cost as this CPU pays it: SMT sharing, cache and branch noise."""
+        n = n * self.speed
+        if self._jitter:
+            n += n * self._jitter * (2.0 * self.rng.random() - 1.0)
+        return int(n)
 
-    # The clock-specific operations.
+    # The clock-specific part.
     def cycles(self, n: int) -> None:
         raise NotImplementedError
 
-    def mtx_lock(self, lock: int) -> None:
+    def _op(self, op: int, arg: int) -> None:
         raise NotImplementedError
 
-    def mtx_unlock(self, lock: int) -> None:
-        raise NotImplementedError
+    # Shared operations.
+    def mtx_lock(self, lock: int, caller: int = 0) -> None:
+        self._op(OP_LOCK, pack_lock(lock, caller))
+
+    def mtx_unlock(self, lock: int, caller: int = 0) -> None:
+        self._op(OP_UNLOCK, pack_lock(lock, caller))
+
+    def read(self, line: int) -> None:
+        self._op(OP_READ, line)
+
+    def write(self, line: int) -> None:
+        self._op(OP_WRITE, line)
 
     def atomic(self, line: int) -> None:
-        raise NotImplementedError
+        self._op(OP_ATOMIC, line)
+
+    def call(self, kcall: int) -> None:
+        self._op(OP_CALL, kcall)
 
     def ipi(self, target: int) -> None:
-        raise NotImplementedError
+        self._op(OP_IPI, target)
+
+    def off_cpu(self, cycles: int) -> None:
+        self._op(OP_OFFCPU, cycles)
 
     def count(self) -> None:
-        """The testcase's (*iterations)++."""
-        raise NotImplementedError
+        self._op(OP_COUNT, 0)
 
     def finish(self) -> None:
         """Leave the run (drain what the actor still owes us)."""

@@ -1,73 +1,282 @@
-"""Mutexes of the emulated kernel, run by the kernel-state actor (sys/kern/kern_mutex.c).
+"""Mutexes as FreeBSD's behave, run by the kernel-state actor.
 
-This is the simple model of the runtime issue: a CAS on the lock word's cache line to take
-the lock, waiters queued in arrival order, and a release that hands the line and the lock to
-the first waiter.  The faithful MTX_DEF behaviour (adaptive spinning with lock_delay
-backoff, turnstiles, a CAS race for the released lock) replaces `acquire`/`release` later
-without changing the interface the engine calls.
+sys/kern/kern_mutex.c and sys/kern/subr_lock.c, FreeBSD head mid-2018:
+
+* `__mtx_lock`: one `fcmpset` (lock cmpxchg) of the lock word from UNOWNED to curthread.
+* `__mtx_lock_sleep` on failure: while the owner is running, *adaptively spin*: call
+  `lock_delay` (spin `delay` PAUSEs, the delay doubling each round from `base` = 1, capped at
+  `max` = roundup_pow2(ncpus) * 256, at most 32678), then re-read the word; once it reads
+  UNOWNED, try the fcmpset again.  If the owner is off CPU, block on the lock's turnstile.
+* `__mtx_unlock`: fcmpset the word back to UNOWNED; a contested release
+  (`__mtx_unlock_sleep`) broadcasts the turnstile: *every* blocked waiter wakes and races.
+* Spin mutexes (MTX_SPIN, `_mtx_lock_spin_cookie`) spin the same way and never block.
+
+No queue decides who gets a released lock: each spinner re-reads the word when its current
+backoff ends, the line reaches it after a transfer whose cost depends on its distance from
+the releaser, and the first fcmpset to arrive wins.  Nearer CPUs therefore win more often,
+newcomers beat spinners that are deep in their backoff, and the lock word's line bounces
+between every contender (Boyd-Wickizer et al., "Non-scalable locks are dangerous", 2012).
+
+A spinner costs no event while it spins: its check times follow from when it started
+(each check is `delay * PAUSE` plus an L1 re-read after the last), so at each release the
+lock computes, for every spinner that could be first, when it would see the release.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from emu.counters import LOCK_WORDS
 
 if TYPE_CHECKING:
-    from emu.sched.engine import Engine, Thread
+    from emu.kernel.state import KernelState
 
 # Index of each statistic in a lock's counter row (see emu.counters.LOCK_FIELDS).
 ACQ, CONT, SPIN, BLOCK, HOLD, EVENTS = range(6)
 
 
+def lock_delay_max(ncpus: int) -> int:
+    """lock_delay_default_init: roundup_pow2(mp_ncpus) * 256, capped at 32678 (sic)."""
+    res = 1
+    while res <= ncpus:
+        res <<= 1
+    return min(res * 256, 32678)
+
+
+class Spinner:
+    """A thread inside __mtx_lock_sleep: when it next reads the lock word, its backoff."""
+
+    __slots__ = ("th", "since", "caller", "next_check", "delay", "version", "blocked_at")
+
+    def __init__(self, th, since: int, caller: int) -> None:
+        self.th = th
+        self.since = since
+        self.caller = caller
+        self.next_check = 0
+        self.delay = 1          # lock_delay_arg_init: la->delay = lc->base
+        self.version = 0
+        self.blocked_at = -1
+
+
 class Mtx:
-    """One kernel mutex: owner, the cache line of its lock word, waiters, statistics."""
+    """One kernel mutex: its word's cache line, owner, spinners, turnstile, statistics."""
 
-    __slots__ = ("name", "lock_id", "owner", "line_cpu", "acquired_at", "waiters", "stats")
+    __slots__ = ("ks", "name", "lock_id", "spin", "word", "owner", "owner_caller",
+                 "acquired_at", "spinners", "nspinning", "per_socket", "per_core", "blocked",
+                 "grab", "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
-    def __init__(self, name: str, lock_id: int) -> None:
+    def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
+        self.ks = ks
         self.name = name
         self.lock_id = lock_id
-        self.owner = -1
-        self.line_cpu = -1  # the CPU whose cache holds the lock word's line modified
+        self.spin = spin
+        self.word = ("mtx", lock_id)   # the lock word's cache line
+        self.owner = None
+        self.owner_caller = 0
         self.acquired_at = 0
-        self.waiters: deque[tuple[Thread, int]] = deque()
+        self.spinners: list = []       # heap of (next_check, cpu, version, Spinner)
+        self.nspinning = 0
+        self.per_socket: dict[int, int] = {}  # live spinners by socket and by core, to price
+        self.per_core: dict[int, int] = {}    # invalidating their copies in O(1)
+        self.blocked: list[Spinner] = []
+        self.grab: Spinner | None = None  # the spinner whose fcmpset is on its way
         self.stats = [0] * LOCK_WORDS
+        self.callers: dict[int, list[int]] = {}
+        c = ks.cost
+        self.pause = c.pause
+        self.hit = c.l1_hit
+        self.max_delay = lock_delay_max(len(ks.transfer))
+        self.block_cost = c.turnstile_block
+        self.wakeup = c.turnstile_wakeup
 
-    def acquire(self, engine: Engine, th: Thread, t: int) -> int | None:
-        """mtx_lock at virtual time t: the time the lock is held, or None if th must wait."""
-        stats = self.stats
-        stats[EVENTS] += 1
-        if self.owner < 0:
-            # Fast path: one CAS, paid where the line is (transfer it first if elsewhere).
-            t += engine.rmw_cost(self.line_cpu, th.cpu)
-            self.line_cpu = th.cpu
-            self.owner = th.cpu
-            self.acquired_at = t
-            stats[ACQ] += 1
-            return t
-        stats[CONT] += 1
-        self.waiters.append((th, t))
+    # ---------------------------------------------------------------- statistics
+
+    def _caller_row(self, caller: int) -> list[int]:
+        row = self.callers.get(caller)
+        if row is None:
+            row = self.callers[caller] = [0] * LOCK_WORDS
+        return row
+
+    def _count(self, caller: int, field: int, value: int = 1) -> None:
+        self.stats[field] += value
+        self._caller_row(caller)[field] += value
+
+    # ---------------------------------------------------------------- mtx_lock
+
+    def acquire(self, th, t: int, caller: int) -> int | None:
+        """mtx_lock at virtual time t: the time it is held, or None if th must wait."""
+        self._count(caller, EVENTS)
+        if self.owner is None:
+            return self._take(th, self._fcmpset(th.cpu, t), caller)
+        self._count(caller, CONT)
+        sp = Spinner(th, t, caller)
+        # The failed fcmpset still pulled the line exclusive; then __mtx_lock_sleep.
+        self._contend(sp, self._fcmpset(th.cpu, t))
         return None
 
-    def release(self, engine: Engine, th: Thread, t: int) -> int:
-        """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        stats = self.stats
-        stats[EVENTS] += 1
-        t += engine.rmw_cost(self.line_cpu, th.cpu)
-        self.line_cpu = th.cpu
-        stats[HOLD] += t - self.acquired_at
-        if self.waiters:
-            waiter, since = self.waiters.popleft()
-            # The waiter sees the release only once the line reaches it, then CASes.
-            t_acq = t + engine.rmw_cost(th.cpu, waiter.cpu)
-            self.line_cpu = waiter.cpu
-            self.owner = waiter.cpu
-            self.acquired_at = t_acq
-            stats[ACQ] += 1
-            stats[SPIN] += t_acq - since
-            engine.resume(waiter, t_acq)
-        else:
-            self.owner = -1
+    def _fcmpset(self, cpu: int, t: int) -> int:
+        """A lock cmpxchg on the word; spinners that read it since hold it shared."""
+        return self.ks.coh.rmw(self.word, cpu, t, invalidate=self._invalidation(cpu))
+
+    def _invalidation(self, cpu: int) -> int:
+        """Cycles to invalidate the spinners' shared copies: the farthest one's distance."""
+        if not self.nspinning:
+            return 0
+        ks = self.ks
+        socket, core = ks.socket_of[cpu], ks.core_of[cpu]
+        here = self.per_socket.get(socket, 0)
+        if self.nspinning > here:
+            return ks.cost.line_other_socket
+        if here > self.per_core.get(core, 0):
+            return ks.cost.line_same_socket
+        return ks.cost.line_smt_sibling
+
+    def _take(self, th, t: int, caller: int) -> int:
+        self.owner = th
+        self.owner_caller = caller
+        self.acquired_at = t
+        self._count(caller, ACQ)
+        th.holding.append(self)
         return t
+
+    def _contend(self, sp: Spinner, t: int) -> None:
+        """One round of the __mtx_lock_sleep loop after reading the word as owned at t."""
+        if self.spin or not self.owner.offcpu:
+            sp.next_check = t
+            self._round(sp)
+            self._push(sp)
+        else:
+            self._block(sp, t)
+
+    def _round(self, sp: Spinner) -> None:
+        """One lock_delay: double the delay (up to max), spin it in PAUSEs, re-read."""
+        delay = sp.delay << 1
+        sp.delay = delay if delay < self.max_delay else self.max_delay
+        sp.next_check += sp.delay * self.pause + self.hit
+
+    def _backoff(self, sp: Spinner, after: int) -> None:
+        """Advance sp's lock_delay schedule to its first re-read at or after `after` (the
+        re-reads before it saw the lock owned)."""
+        while sp.next_check < after:
+            if sp.delay == self.max_delay:  # steady state: jump whole rounds at once
+                step = sp.delay * self.pause + self.hit
+                sp.next_check += -(-(after - sp.next_check) // step) * step
+                return
+            self._round(sp)
+
+    def _push(self, sp: Spinner) -> None:
+        sp.version += 1
+        cpu = sp.th.cpu
+        heappush(self.spinners, (sp.next_check, cpu, sp.version, sp))
+        self._tally(cpu, 1)
+
+    def _unlist(self, sp: Spinner) -> None:
+        sp.version += 1  # its heap entry goes stale
+        self._tally(sp.th.cpu, -1)
+
+    def _tally(self, cpu: int, n: int) -> None:
+        self.nspinning += n
+        s, c = self.ks.socket_of[cpu], self.ks.core_of[cpu]
+        self.per_socket[s] = self.per_socket.get(s, 0) + n
+        self.per_core[c] = self.per_core.get(c, 0) + n
+
+    def _pop_live(self) -> Spinner | None:
+        heap = self.spinners
+        while heap:
+            _, _, version, sp = heappop(heap)
+            if version == sp.version:
+                self._unlist(sp)
+                return sp
+        return None
+
+    # ---------------------------------------------------------------- mtx_unlock
+
+    def release(self, th, t: int) -> int:
+        """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
+        self._count(self.owner_caller, EVENTS)
+        t_rel = self._fcmpset(th.cpu, t)
+        self._count(self.owner_caller, HOLD, t - self.acquired_at)
+        self.owner = None
+        th.holding.remove(self)
+        if self.blocked:
+            # __mtx_unlock_sleep: turnstile_broadcast wakes every waiter; each races again.
+            woken, self.blocked = self.blocked, []
+            for sp in woken:
+                self.ks.sim.at(t_rel + self.wakeup, sp.th.cpu,
+                               lambda t, sp=sp: self._woken(sp, t))
+        if self.nspinning:
+            self._race(t_rel, th.cpu)
+        return t_rel
+
+    def _race(self, r: int, releaser: int) -> None:
+        """The word became UNOWNED at r: find the spinner whose fcmpset lands first."""
+        moved = []
+        while self.spinners and self.spinners[0][0] < r:
+            sp = self._pop_live()
+            if sp is None:
+                break
+            self._backoff(sp, r)        # its earlier re-reads saw the lock owned
+            moved.append(sp)
+        for sp in moved:
+            self._push(sp)
+        row = self.ks.transfer[releaser]
+        best, best_key, seen = None, None, []
+        while self.spinners:
+            check = self.spinners[0][0]
+            if best_key is not None and check > best_key[0]:
+                break                   # checks later than the best arrival cannot win
+            sp = self._pop_live()
+            if sp is None:
+                break
+            seen.append(sp)
+            key = (sp.next_check + row[sp.th.cpu], sp.th.cpu)  # sees UNOWNED, then fcmpset
+            if best_key is None or key < best_key:
+                best, best_key = sp, key
+        for sp in seen:
+            self._push(sp)
+        self.grab = best
+        self.ks.sim.at(best_key[0], best.th.cpu, lambda t, sp=best: self._grab(sp, t))
+
+    def _grab(self, sp: Spinner, t: int) -> None:
+        """sp read the word UNOWNED and issues its fcmpset at t."""
+        if self.grab is not sp:
+            return
+        self.grab = None
+        self._unlist(sp)
+        if self.owner is None:
+            self._acquired(sp, self._fcmpset(sp.th.cpu, t))
+        else:
+            # A newcomer's fcmpset got there first: back to lock_delay, seeing the new owner.
+            self._contend(sp, t)
+
+    def _acquired(self, sp: Spinner, t: int) -> None:
+        self._take(sp.th, t, sp.caller)
+        self._count(sp.caller, SPIN, t - sp.since)
+        self.ks.sim.resume(sp.th, t)
+
+    # ---------------------------------------------------------------- turnstile
+
+    def _block(self, sp: Spinner, t: int) -> None:
+        """turnstile_trywait + turnstile_wait: sleep until the owner's release wakes us."""
+        sp.blocked_at = t
+        self.blocked.append(sp)
+
+    def _woken(self, sp: Spinner, t: int) -> None:
+        self._count(sp.caller, BLOCK, t - sp.blocked_at + self.block_cost)
+        sp.since += t - sp.blocked_at   # block time is not spin time
+        sp.delay = 1                    # a new pass through __mtx_lock_sleep
+        if self.owner is None:  # its fcmpset beats any spinner's still on its way
+            self._acquired(sp, self._fcmpset(sp.th.cpu, t))
+        else:
+            sp.next_check = t
+            self._contend(sp, t)
+
+    def owner_off_cpu(self, t: int) -> None:
+        """The owner left the CPU: spinners notice at their next read and block."""
+        if self.spin:
+            return
+        while self.nspinning:
+            sp = self._pop_live()
+            self._block(sp, max(t, sp.next_check))
+        self.grab = None

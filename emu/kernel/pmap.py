@@ -1,7 +1,8 @@
 """amd64 pmap paths (sys/amd64/amd64/pmap.c, FreeBSD head mid-2018).
 
 pmap_remove brackets its work with delayed invalidation (DI): pmap_delayed_invl_started()
-and pmap_delayed_invl_finished(), which in 2018 serialise on the global `invl_gen_mtx`.
+and pmap_delayed_invl_finished(), which in 2018 serialise on the global `invl_gen_mtx`
+(emu/kernel/di/mutex.py); the other strategies replace that pair.
 """
 
 from __future__ import annotations
@@ -14,21 +15,9 @@ if TYPE_CHECKING:
 
 def pmap_remove(td: Td, sva: int, eva: int) -> None:
     """Remove the range's mappings.  mmap1 never touches its pages, so the walk finds no
-    valid PTE: nothing to invalidate and no TLB shootdown, only the DI bracket."""
-    pmap_delayed_invl_started(td)
+    valid PTE: nothing to invalidate and no TLB shootdown, only the DI bracket (the chosen
+    `di` strategy: emu/kernel/di/)."""
+    di = td.kernel.di
+    di.pmap_delayed_invl_started(td)
     td.cycles(td.cost.pmap_remove_walk)
-    pmap_delayed_invl_finished(td)
-
-
-def pmap_delayed_invl_started(td: Td) -> None:
-    """Take a new DI generation and insert ourselves at the head of the tracker list."""
-    td.mtx_lock(td.kernel.invl_gen_mtx)
-    td.cycles(td.cost.di_critical_section)
-    td.mtx_unlock(td.kernel.invl_gen_mtx)
-
-
-def pmap_delayed_invl_finished(td: Td) -> None:
-    """Publish or donate our generation and unlink ourselves."""
-    td.mtx_lock(td.kernel.invl_gen_mtx)
-    td.cycles(td.cost.di_critical_section)
-    td.mtx_unlock(td.kernel.invl_gen_mtx)
+    di.pmap_delayed_invl_finished(td)

@@ -1,10 +1,13 @@
 """Synchronisation strategies, chosen by name: one small module each, one interface per kind.
 
     di     delayed invalidation in pmap_remove: mutex | epoch | lockless | none
+           pmap_delayed_invl_started(td), pmap_delayed_invl_finished(td)
     swap   swap reservation accounting:           mutex | atomic | pcpu
+           swap_reserve_by_cred(td, bytes), swap_release_by_cred(td, bytes)
     ucred  the credential's reference count:      shared | perproc
+           crhold(td), crfree(td), cred_read(td)
 
-`choose` checks a selection; the kernel paths ask `strategy(kind, name)` for the module.
+Every module also has `configure(kc)`, declaring its locks and lines.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from importlib import import_module
 from types import ModuleType
 
 STRATEGIES: dict[str, tuple[str, ...]] = {
-    "di": ("mutex",),
-    "swap": ("mutex",),
-    "ucred": ("shared",),
+    "di": ("mutex", "epoch", "lockless", "none"),
+    "swap": ("mutex", "atomic", "pcpu"),
+    "ucred": ("shared", "perproc"),
 }
+KINDS = tuple(STRATEGIES)
 DEFAULTS = {"di": "mutex", "swap": "mutex", "ucred": "shared"}
 
 
@@ -41,3 +45,11 @@ def choose(**selected: str | None) -> dict[str, str]:
 
 def strategy(kind: str, name: str) -> ModuleType:
     return import_module(f"emu.kernel.{kind}.{name}")
+
+
+def import_all() -> None:
+    """Import every strategy module, so kernel-call and caller ids are the same in every
+    process (the supervisor does this before forking)."""
+    for kind, names in STRATEGIES.items():
+        for name in names:
+            strategy(kind, name)

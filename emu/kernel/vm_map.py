@@ -40,7 +40,12 @@ def vm_map_find(td: Td, map: VmMap, length: int) -> int:
 
 
 def vm_map_insert(td: Td, map: VmMap, start: int, end: int) -> None:
+    """A private writable mapping is charged to swap up front (MAP_ACC_CHARGED) and its
+    entry keeps a reference on the thread's credential."""
     td.cycles(td.cost.vm_map_insert)
+    kernel = td.kernel
+    kernel.swap.swap_reserve_by_cred(td, end - start)
+    kernel.ucred.crhold(td)
     map.entries[start] = end
 
 
@@ -57,5 +62,13 @@ def vm_map_delete(td: Td, map: VmMap, start: int, end: int) -> int:
     for s in victims:
         pmap_remove(td, s, map.entries[s])
         td.cycles(td.cost.vm_map_delete)
-        del map.entries[s]
+        vm_map_entry_delete(td, map, s)
     return KERN_SUCCESS
+
+
+def vm_map_entry_delete(td: Td, map: VmMap, start: int) -> None:
+    """Unlink the entry, give back its swap charge and its credential reference."""
+    end = map.entries.pop(start)
+    kernel = td.kernel
+    kernel.swap.swap_release_by_cred(td, end - start)
+    kernel.ucred.crfree(td)

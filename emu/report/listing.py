@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emu.kernel.strategies import DEFAULTS, STRATEGIES
 from emu.machines import DEFAULT_MACHINE, load_machine, preset_names
 from emu.sched import CLOCKS
 from emu.testcases import builtin_names, resolve
@@ -20,5 +21,7 @@ def listing() -> str:
     for name in CLOCKS:
         lines.append(f"  {name}{' (default)' if name == 'virtual' else ''}")
     lines.append("strategies:")
-    lines.append("  di      mutex (default)")
+    for kind, names in STRATEGIES.items():  # the registry: what --di/--swap/--ucred accept
+        marked = [f"{n} (default)" if n == DEFAULTS.get(kind) else n for n in names]
+        lines.append(f"  {kind:<7} {', '.join(marked)}")
     return "\n".join(lines)

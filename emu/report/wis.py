@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from emu.machine import RunResult, Sample
+from emu.report.locks import locks_document
 
 
 def per_second(ops: int, period_s: float) -> int:
@@ -64,6 +65,12 @@ class WillItScaleStream:
             self._line(f"average:{sum(self.totals) // len(self.totals)}")
 
 
+def run_average(result: RunResult) -> int:
+    """The `average:` line's number: integer mean of the measured samples' totals."""
+    totals = [sample_stats(s, result.spec.period_s)["total"] for s in result.measured]
+    return sum(totals) // len(totals) if totals else 0
+
+
 def run_document(result: RunResult) -> dict:
     """The run as `--json` writes it."""
     spec = result.spec
@@ -74,6 +81,9 @@ def run_document(result: RunResult) -> dict:
         "description": spec.testcase.description,
         "tasks": spec.tasks,
         "machine": spec.machine.name,
+        "ncpus": spec.machine.ncpus,
+        "freq_hz": spec.machine.freq_hz,
+        "strategies": dict(spec.strategies),
         "clock": spec.clock,
         "seed": spec.seed,
         "period_s": period,
@@ -82,7 +92,8 @@ def run_document(result: RunResult) -> dict:
         "samples": measured,
         "average": (sum(m["total"] for m in measured) // len(measured)) if measured else 0,
         "per_task": result.per_task,
-        "locks": result.locks,
+        # Times in emulated ns (from the machine's clock rate) beside the raw cycle counts.
+        "locks": locks_document(result.locks, spec.machine.freq_hz),
         "ipis": {"sent": result.ipis_sent, "received": result.ipis_received},
         "host": {
             "wall_s": round(result.wall_s, 3),

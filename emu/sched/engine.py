@@ -4,11 +4,13 @@ Each emulated CPU's stream of shared operations arrives in BATCHes; the engine r
 one discrete-event simulation in the total order (vtime, cpu, seq), conservatively: an event
 is processed only when no CPU whose stream has run dry ("starved") could still send an
 earlier one.  A starved CPU's earliest next operation is the time its last batch finished
-plus the lookahead it declared (Chandy-Misra-Bryant; DESIGN.md "Time").
+plus the lookahead it declared (Chandy-Misra-Bryant; DESIGN.md "Time").  An interrupt not
+yet acknowledged bounds the horizon the same way, at its delivery time.
 
 Operations are (op, pre, arg) triples: `pre` local cycles, then the operation on shared
 state.  Critical sections are delegated whole (LOCK, pre, ..., UNLOCK), as in Remote Core
-Locking, so a contended lock costs the host no round trip.
+Locking, so a contended lock costs the host no round trip.  What an operation does to the
+shared state is the kernel model's business (emu/kernel/state.py): the engine only orders.
 
 The engine is pure: it knows nothing of sockets.  It reports finished batches through
 `reply(cpu, seq, vtime, stopped)` and interrupts through `interrupt(cpu, vtime, vector, src)`.
@@ -30,28 +32,34 @@ from emu.counters import (
     T_VTIME,
     CounterBoard,
 )
+from emu.kernel.kcalls import CALLER_SHIFT, HANDLERS
 from emu.protocol import (
     OP_ATOMIC,
+    OP_CALL,
     OP_COUNT,
     OP_IPI,
     OP_LOCK,
     OP_NOP,
+    OP_OFFCPU,
+    OP_READ,
     OP_UNLOCK,
     OP_WIDTH,
+    OP_WRITE,
     ProtocolError,
 )
 
 RUNNING, BLOCKED, STARVED, DONE = range(4)
-STEP_EVENT, ACK_EVENT = 0, 1
+STEP_EVENT, ACK_EVENT, CALLBACK_EVENT = range(3)
 NEVER = 1 << 62  # "no end": a run with -s 0
+LOCK_MASK = (1 << CALLER_SHIFT) - 1
 
 
 class Thread:
     """A CPU's kernel execution stream as the actor sees it."""
 
     __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
-                 "held", "iterations", "boundary", "boundary_t", "version", "awaiting_acks",
-                 "ipi_waiters", "handlers", "steal")
+                 "held", "holding", "offcpu", "iterations", "boundary", "boundary_t",
+                 "version", "awaiting_acks", "ipi_waiters", "handlers", "steal")
 
     def __init__(self, cpu: int, task: int, period: int) -> None:
         self.cpu = cpu
@@ -63,7 +71,9 @@ class Thread:
         self.seq = -1
         self.lookahead = 0
         self.queue: deque[tuple[int, int, list[int]]] = deque()
-        self.held = 0            # locks held: a CPU stops only between critical sections
+        self.held = 0            # LOCK ops without their UNLOCK: it stops only at zero
+        self.holding: list = []  # the mutexes it owns (TD_IS_RUNNING matters to waiters)
+        self.offcpu = False
         self.iterations = 0
         self.boundary = 1        # next sample boundary to record
         self.boundary_t = period  # its virtual time
@@ -77,39 +87,23 @@ class Thread:
 class Engine:
     """Conservative discrete-event sequencer of all CPUs' shared operations."""
 
-    def __init__(
-        self,
-        cpus: Sequence[int],
-        locks: Sequence,
-        board: CounterBoard,
-        period: int,
-        boundaries: int | None,
-        transfer: Callable[[int, int], int],
-        atomic_cost: int,
-        ipi_latency: int,
-        ipi_handler: int,
-        reply: Callable[[int, int, int, bool], None],
-        interrupt: Callable[[int, int, int, int], None] | None = None,
-    ) -> None:
+    def __init__(self, cpus: Sequence[int], board: CounterBoard, period: int,
+                 boundaries: int | None, ipi_latency: int, ipi_handler: int) -> None:
         self.threads = {cpu: Thread(cpu, task, period) for task, cpu in enumerate(cpus)}
-        self.locks = list(locks)
+        self.ks = None   # the kernel state: set by attach()
         self.board = board
         self.words = board.words
         self.period = period
         self.boundaries = boundaries
         self.t_end = NEVER if boundaries is None else boundaries * period
-        self.transfer = transfer
-        self.atomic_cost = atomic_cost
         self.ipi_latency = ipi_latency
         self.ipi_handler = ipi_handler
-        self.reply = reply
-        self.interrupt = interrupt
-        self.lines: dict[int, int] = {}  # shared line id -> CPU holding it modified
-        self.heap: list[tuple[int, int, int, int]] = []  # (vtime, cpu, seq, kind)
+        self.reply: Callable[[int, int, int, bool], None] = lambda *a: None
+        self.interrupt: Callable[[int, int, int, int], None] | None = None
+        self.heap: list[tuple] = []  # (vtime, cpu, seq, kind, callback)
         self.intr_bounds: list[tuple[int, int]] = []  # (vtime, cpu) of interrupts not acked
         self.starved: list[tuple[int, int, int]] = []
         self.seq = 0
-        self.events = 0        # shared events: lock acquire/release, atomic, IPI, ack
         self.processed = 0     # engine steps, for the heartbeat
         self.running = len(self.threads)
         for th in self.threads.values():
@@ -117,13 +111,15 @@ class Engine:
             self.words[board.ring_index(th.task, 0)] = 0
             self.words[board.task_index(th.task, T_PASSED)] = 1
 
-    # ---------------------------------------------------------------- costs
+    def attach(self, ks) -> None:
+        """Give the engine its kernel state, and the kernel state its sequencer."""
+        self.ks = ks
+        ks.sim = self
 
-    def rmw_cost(self, line_cpu: int, cpu: int) -> int:
-        """An atomic read-modify-write by `cpu` on a line last modified by `line_cpu`."""
-        if line_cpu == cpu or line_cpu < 0:
-            return self.atomic_cost
-        return self.atomic_cost + self.transfer(line_cpu, cpu)
+    @property
+    def events(self) -> int:
+        """Shared events so far: lock acquires and releases, atomics, IPIs and ACKs."""
+        return self.ks.events + sum(lock.stats[5] for lock in self.ks.locks)
 
     # ---------------------------------------------------------------- input
 
@@ -148,12 +144,6 @@ class Engine:
         self.intr_bounds.remove(pending[0])
         self._push_ack(th, vtime, handler)
 
-    def _push_ack(self, th: Thread, vtime: int, handler: int) -> None:
-        th.handlers.append(handler)
-        self.events += 1
-        self.seq += 1
-        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT))
-
     def leave(self, cpu: int) -> None:
         """BYE: the CPU's testcase returned; it sends nothing more."""
         th = self.threads.get(cpu)
@@ -164,6 +154,18 @@ class Engine:
         if th.state != STARVED or th.queue:
             raise ProtocolError(f"BYE from CPU {cpu} with operations still to run")
         self._retire(th)
+
+    # ---------------------------------------------------------------- the kernel's calls
+
+    def at(self, t: int, cpu: int, fn: Callable[[int], None]) -> None:
+        """Run fn(t) at virtual time t, ordered as an event of CPU cpu."""
+        self.seq += 1
+        heappush(self.heap, (t, cpu, self.seq, CALLBACK_EVENT, fn))
+
+    def resume(self, th: Thread, t: int) -> None:
+        """th's blocked operation completed at t (a lock was handed to it)."""
+        th.state = RUNNING
+        self._advance(th, t)
 
     # ---------------------------------------------------------------- the loop
 
@@ -183,14 +185,19 @@ class Engine:
         heap, threads = self.heap, self.threads
         limit = self.horizon()
         steps = 0
+        step = self._step
         while heap:
-            t, cpu, _, kind = heap[0]
+            entry = heap[0]
+            t, cpu = entry[0], entry[1]
             if limit is not None and (t > limit[0] or (t == limit[0] and cpu >= limit[1])):
                 break
             heappop(heap)
             steps += 1
+            kind = entry[3]
             if kind == STEP_EVENT:
-                self._step(threads[cpu], t)
+                step(threads[cpu], t)
+            elif kind == CALLBACK_EVENT:
+                entry[4](t)
             else:
                 self._acked(threads[cpu], t)
             if self.starved and (limit is None or self.starved[0][0] <= limit[0]):
@@ -200,7 +207,7 @@ class Engine:
         self.processed += steps
         words = self.words
         words[H_HEARTBEAT] = self.processed
-        words[H_EVENTS] = self.events + sum(lock.stats[5] for lock in self.locks)
+        words[H_EVENTS] = self.events
         if heap:
             words[H_FRONTIER] = heap[0][0]
 
@@ -220,42 +227,46 @@ class Engine:
         th.state = RUNNING
         th.version += 1
         self.seq += 1
-        heappush(self.heap, (th.t + ops[1], th.cpu, self.seq, STEP_EVENT))
+        heappush(self.heap, (th.t + ops[1], th.cpu, self.seq, STEP_EVENT, None))
 
     def _step(self, th: Thread, t: int) -> None:
         ops, pc = th.ops, th.pc
         if t > self.t_end and not th.held:
             self._stop(th, t)
             return
-        op = ops[pc]
+        op, arg = ops[pc], ops[pc + 2]
+        ks = self.ks
         if op == OP_COUNT:
             self._count(th, t)
         elif op == OP_LOCK:
-            lock = self.locks[ops[pc + 2]]
-            t_held = lock.acquire(self, th, t)
             th.held += 1
-            if t_held is None:
+            t = ks.locks[arg & LOCK_MASK].acquire(th, t, arg >> CALLER_SHIFT)
+            if t is None:
                 th.state = BLOCKED
                 return
-            t = t_held
         elif op == OP_UNLOCK:
             th.held -= 1
-            t = self.locks[ops[pc + 2]].release(self, th, t)
+            t = ks.locks[arg & LOCK_MASK].release(th, t)
+        elif op == OP_READ:
+            t = ks.coh.read(arg, th.cpu, t)
+        elif op == OP_WRITE:
+            t = ks.coh.write(arg, th.cpu, t)
         elif op == OP_ATOMIC:
-            line = ops[pc + 2]
-            t += self.rmw_cost(self.lines.get(line, -1), th.cpu)
-            self.lines[line] = th.cpu
-            self.events += 1
-        elif op == OP_IPI:
-            if not self._send_ipi(th, t, ops[pc + 2]):
+            t = ks.coh.rmw(arg, th.cpu, t)
+            ks.events += 1
+        elif op == OP_CALL:
+            t = HANDLERS[arg](ks, th, t)
+            if t is None:
+                th.state = BLOCKED
                 return
+        elif op == OP_IPI:
+            self._send_ipi(th, t, arg)
+            return
+        elif op == OP_OFFCPU:
+            self._off_cpu(th, t, arg)
+            return
         elif op != OP_NOP:
             raise ProtocolError(f"CPU {th.cpu} sent unknown op {op}")
-        self._advance(th, t)
-
-    def resume(self, th: Thread, t: int) -> None:
-        """A blocked thread's operation completed at t (a lock was handed to it)."""
-        th.state = RUNNING
         self._advance(th, t)
 
     def _advance(self, th: Thread, t: int) -> None:
@@ -276,7 +287,21 @@ class Engine:
             return
         th.pc = pc
         self.seq += 1
-        heappush(self.heap, (t + th.ops[pc + 1], th.cpu, self.seq, STEP_EVENT))
+        heappush(self.heap, (t + th.ops[pc + 1], th.cpu, self.seq, STEP_EVENT, None))
+
+    def _off_cpu(self, th: Thread, t: int, cycles: int) -> None:
+        """The thread leaves its CPU (sleeps, is preempted) for `cycles`: mutex waiters
+        stop spinning on what it owns and block on the turnstile (TD_IS_RUNNING is false)."""
+        th.offcpu = True
+        th.state = BLOCKED
+        for lock in th.holding:
+            lock.owner_off_cpu(t)
+
+        def back(t: int) -> None:
+            th.offcpu = False
+            self.resume(th, t)
+
+        self.at(t + cycles, th.cpu, back)
 
     def _count(self, th: Thread, t: int) -> None:
         """The workload's (*iterations)++, at virtual time t."""
@@ -313,8 +338,8 @@ class Engine:
 
     # ---------------------------------------------------------------- interrupts
 
-    def _send_ipi(self, th: Thread, t: int, target: int) -> bool:
-        """smp_targeted_tlb_shootdown's IPI: deliver at t + latency, wait for the ACK."""
+    def _send_ipi(self, th: Thread, t: int, target: int) -> None:
+        """An IPI from th: delivered at t + latency; th waits for the ACK."""
         dst = self.threads.get(target)
         if dst is None or self.interrupt is None or target == th.cpu:
             raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
@@ -322,7 +347,7 @@ class Engine:
         th.awaiting_acks += 1
         th.state = BLOCKED
         th.t = t
-        self.events += 1
+        self.ks.events += 1
         self.words[self.board.task_index(th.task, T_IPI_SENT)] += 1
         dst.ipi_waiters.append(th)
         if dst.state == DONE:
@@ -331,7 +356,12 @@ class Engine:
         else:
             self.intr_bounds.append((at, target))
             self.interrupt(target, at, 1, th.cpu)
-        return False
+
+    def _push_ack(self, th: Thread, vtime: int, handler: int) -> None:
+        th.handlers.append(handler)
+        self.ks.events += 1
+        self.seq += 1
+        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT, None))
 
     def _acked(self, th: Thread, t: int) -> None:
         """th's interrupt handler finished at t: its initiator may go on."""

@@ -18,7 +18,7 @@ import zmq
 from emu.counters import CounterBoard
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
-from emu.kernel.mtx import Mtx
+from emu.kernel.state import KernelState
 from emu.protocol import (
     ACK,
     BATCH,
@@ -27,12 +27,7 @@ from emu.protocol import (
     ERROR,
     HELLO,
     INTR,
-    OP_ATOMIC,
-    OP_COUNT,
-    OP_IPI,
-    OP_LOCK,
     OP_NOP,
-    OP_UNLOCK,
     ProtocolError,
     pack,
     unpack,
@@ -61,7 +56,7 @@ class VirtualTd(Td):
     # ---- kernel-facing operations
 
     def cycles(self, n: int) -> None:
-        self.pre += self.jittered(n)
+        self.pre += self.local(n)
 
     def _op(self, op: int, arg: int) -> None:
         if len(self.ops) >= self.limit:
@@ -69,21 +64,6 @@ class VirtualTd(Td):
             self._send(self.pre)
         self.ops.extend((op, self.pre, arg))
         self.pre = 0
-
-    def mtx_lock(self, lock: int) -> None:
-        self._op(OP_LOCK, lock)
-
-    def mtx_unlock(self, lock: int) -> None:
-        self._op(OP_UNLOCK, lock)
-
-    def atomic(self, line: int) -> None:
-        self._op(OP_ATOMIC, line)
-
-    def ipi(self, target: int) -> None:
-        self._op(OP_IPI, target)
-
-    def count(self) -> None:
-        self._op(OP_COUNT, 0)
 
     def sync(self) -> int:
         """Wait until the actor has run everything recorded; returns the virtual time."""
@@ -207,27 +187,21 @@ def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd
 
 
 def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
-    """The actor's side: build the engine over the run's locks and serve until the end."""
-    locks = [Mtx(name, i) for i, name in enumerate(spec.kernel.locks.names)]
-    table = spec.transfer_table()
-    engine = Engine(
-        cpus=spec.cpus,
-        locks=locks,
-        board=board,
-        period=spec.period_cycles,
-        boundaries=spec.boundaries,
-        transfer=lambda a, b: table[a][b],
-        atomic_cost=spec.machine.cost("atomic_local"),
-        ipi_latency=spec.machine.cost("ipi_latency"),
-        ipi_handler=spec.machine.cost("ipi_handler"),
-        reply=None,
-    )
+    """The actor's side: the engine over the run's kernel state, served until the end."""
+    engine = Engine(cpus=spec.cpus, board=board, period=spec.period_cycles,
+                    boundaries=spec.boundaries, ipi_latency=spec.machine.cost("ipi_latency"),
+                    ipi_handler=spec.machine.cost("ipi_handler"))
+    ks = KernelState(spec, engine)
+    engine.attach(ks)
 
     def publish() -> None:
         words = board.words
-        for lock in locks:
+        for lock in ks.locks:
             base = board.lock_index(lock.lock_id)
             for f, v in enumerate(lock.stats):
                 words[base + f] = v
 
-    actor_loop(router, engine, board, alive, publish)
+    try:
+        actor_loop(router, engine, board, alive, publish)
+    finally:
+        ks.write_detail(spec.rundir)

@@ -25,16 +25,27 @@ from emu.counters import (
 )
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
+from emu.kernel.kcalls import HANDLERS, unpack_lock
 from emu.kernel.mtx import ACQ, CONT, EVENTS, HOLD, SPIN
 from emu.protocol import (
     ACK,
     ATOMIC,
     BYE,
+    CALL,
     ERROR,
     GRANT,
     HELLO,
     INTR,
     LOCK,
+    OP_ATOMIC,
+    OP_CALL,
+    OP_COUNT,
+    OP_LOCK,
+    OP_NAMES,
+    OP_OFFCPU,
+    OP_READ,
+    OP_UNLOCK,
+    OP_WRITE,
     UNLOCK,
     ProtocolError,
     pack,
@@ -55,28 +66,35 @@ class WallTd(Td):
 
     def cycles(self, n: int) -> None:
         now = time.perf_counter_ns()
-        self.deadline = max(self.deadline, now) + int(self.jittered(n) * self.ns_per_cycle)
+        self.deadline = max(self.deadline, now) + int(self.local(n) * self.ns_per_cycle)
         while time.perf_counter_ns() < self.deadline:
             pass
 
-    def mtx_lock(self, lock: int) -> None:
-        self.sock.send(pack(LOCK, lock))
-        while True:
-            msg = unpack(self.sock.recv())
-            if msg[1] == GRANT and msg[2] == lock:
-                return
-            self._other(msg)
+    def _op(self, op: int, arg: int) -> None:
+        """Each shared operation happens now, for real: a lock is a LOCK/GRANT round trip,
+        an unlock, atomic or kernel call a message the actor applies in arrival order.
+        Plain reads and writes of shared lines cost what the host's caches make them."""
+        if op == OP_LOCK:
+            self.sock.send(pack(LOCK, arg))
+            while True:
+                msg = unpack(self.sock.recv())
+                if msg[1] == GRANT and msg[2] == arg:
+                    return
+                self._other(msg)
+        elif op == OP_UNLOCK:
+            self.sock.send(pack(UNLOCK, arg))
+        elif op == OP_ATOMIC:
+            self.sock.send(pack(ATOMIC, arg))
+        elif op == OP_CALL:
+            self.sock.send(pack(CALL, arg))
+        elif op == OP_OFFCPU:
+            time.sleep(arg / self.machine.freq_hz)
+        elif op == OP_COUNT:
+            self.count()
+        elif op not in (OP_READ, OP_WRITE):
+            raise NotImplementedError(f"{OP_NAMES[op]} under the wall clock is not modelled yet")
 
-    def mtx_unlock(self, lock: int) -> None:
-        self.sock.send(pack(UNLOCK, lock))
-
-    def atomic(self, line: int) -> None:
-        self.sock.send(pack(ATOMIC, line))
-
-    def ipi(self, target: int) -> None:
-        raise NotImplementedError("IPIs under the wall clock are not modelled yet")
-
-    def count(self) -> None:
+    def count(self) -> None:  # noqa: D102 - the hot path skips _op's dispatch
         words = self.board.words
         words[self.iter_index] += 1
         words[self.vtime_index] = time.perf_counter_ns() - self.t0
@@ -106,20 +124,31 @@ class WallLock:
 
     def __init__(self) -> None:
         self.owner = b""
-        self.waiters: deque[tuple[bytes, int]] = deque()
+        self.waiters: deque[tuple[bytes, int, int]] = deque()
         self.acquired_at = 0
         self.stats = [0] * LOCK_WORDS
 
 
+class _Caller:
+    """The thread a kernel call runs for, as the kernel model sees it."""
+
+    def __init__(self, cpu: int) -> None:
+        self.cpu = cpu
+        self.offcpu = False
+        self.holding: list = []
+
+
 def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
-               board: CounterBoard, alive: callable) -> None:
-    """Serve LOCK/UNLOCK/ATOMIC in arrival order until every CPU said BYE."""
+               board: CounterBoard, alive: callable, ks=None) -> None:
+    """Serve LOCK/UNLOCK/ATOMIC/CALL in arrival order until every CPU said BYE.  Kernel
+    calls update the shared state in `ks`; their virtual-time result means nothing here."""
     locks = [WallLock() for _ in range(nlocks)]
     cycles_per_ns = freq_hz / 1e9
     clock = time.perf_counter_ns
     send = router.send_multipart
     active = ncpus
     events = 0
+    callers: dict[bytes, _Caller] = {}
     served = 0
 
     def publish() -> None:
@@ -131,11 +160,11 @@ def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
         words[H_EVENTS] = events + sum(lock.stats[EVENTS] for lock in locks)
         words[H_HEARTBEAT] = served
 
-    def grant(lock: WallLock, ident: bytes, lock_id: int, now: int) -> None:
+    def grant(lock: WallLock, ident: bytes, arg: int, now: int) -> None:
         lock.owner = ident
         lock.acquired_at = now
         lock.stats[ACQ] += 1
-        send([ident, pack(GRANT, lock_id)])
+        send([ident, pack(GRANT, arg)])  # echoes the LOCK's argument
 
     while active:
         if not router.poll(500):
@@ -148,7 +177,7 @@ def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
             msg = unpack(data)
             kind = msg[1]
             if kind in (LOCK, UNLOCK):
-                lock_id = msg[2]
+                lock_id = unpack_lock(msg[2])[0] if isinstance(msg[2], int) else msg[2]
                 if not (isinstance(lock_id, int) and 0 <= lock_id < nlocks):
                     raise ProtocolError(f"no lock {lock_id!r}")
                 lock = locks[lock_id]
@@ -156,21 +185,25 @@ def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
                 lock.stats[EVENTS] += 1
                 if kind == LOCK:
                     if not lock.owner:
-                        grant(lock, ident, lock_id, now)
+                        grant(lock, ident, msg[2], now)
                     else:
                         lock.stats[CONT] += 1
-                        lock.waiters.append((ident, now))
+                        lock.waiters.append((ident, now, msg[2]))
                 else:
                     if lock.owner != ident:
                         raise ProtocolError(f"UNLOCK of lock {lock_id} it does not own")
                     lock.stats[HOLD] += int((now - lock.acquired_at) * cycles_per_ns)
                     lock.owner = b""
                     if lock.waiters:
-                        waiter, since = lock.waiters.popleft()
+                        waiter, since, arg = lock.waiters.popleft()
                         lock.stats[SPIN] += int((now - since) * cycles_per_ns)
-                        grant(lock, waiter, lock_id, now)
+                        grant(lock, waiter, arg, now)
             elif kind == ATOMIC:
                 events += 1
+            elif kind == CALL:
+                if not (isinstance(msg[2], int) and 0 <= msg[2] < len(HANDLERS)) or ks is None:
+                    raise ProtocolError(f"no kernel call {msg[2]!r}")
+                HANDLERS[msg[2]](ks, callers.setdefault(ident, _Caller(int(ident))), 0)
             elif kind == ACK:
                 events += 1
             elif kind == BYE:
@@ -190,4 +223,8 @@ def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> WallTd:
 
 
 def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
-    actor_loop(router, spec.tasks, len(spec.kernel.locks), spec.machine.freq_hz, board, alive)
+    from emu.kernel.state import KernelState
+
+    ks = KernelState(spec, sim=None)
+    actor_loop(router, spec.tasks, len(spec.kernel.locks), spec.machine.freq_hz, board, alive,
+               ks)

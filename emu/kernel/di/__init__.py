@@ -1,0 +1,1 @@
+"""Delayed-invalidation strategies for pmap_remove (see emu.kernel.strategies)."""

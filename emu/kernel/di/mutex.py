@@ -1,0 +1,95 @@
+"""Delayed invalidation under the global `invl_gen_mtx` (amd64 pmap.c, 2016 to r347695).
+
+pmap_delayed_invl_started(): under invl_gen_mtx, take generation (head of the tracker list,
+or pmap_invl_gen if the list is empty) + 1 and insert ourselves at the head.
+pmap_delayed_invl_finished(): under invl_gen_mtx, if we are the oldest (no LIST_NEXT),
+publish our generation in pmap_invl_gen under the turnstile chain spin lock and broadcast
+waiters; else donate it to the next older entry; then unlink ourselves.
+
+Every unmap in the machine passes through this one mutex twice.  The list manipulation
+runs in the actor (it is shared state) and touches the lines a real CPU would: the list
+head and pmap_invl_gen, and the neighbouring entries, which live in *other* CPUs' struct
+thread (td_md.md_invl_gen), so each is a transfer.  invl_gen_mtx (32 bytes),
+pmap_invl_gen and the list head are adjacent statics of pmap.c, 48 bytes together: they
+are taken to share the lock word's line, which the holder already owns.
+"""
+
+from __future__ import annotations
+
+from emu.kernel.kcalls import caller, kcall
+
+STARTED = caller("pmap_delayed_invl_started")
+FINISHED = caller("pmap_delayed_invl_finished")
+TC_LOCK = "turnstile chain lock (invl_gen_ts)"
+
+
+def configure(kc) -> None:
+    kc.ids.invl_gen_mtx = mtx = kc.add_lock("invl_gen_mtx")
+    kc.ids.invl_head = kc.ids.invl_gen = ("mtx", mtx)  # the lock word's line (see above)
+    kc.ids.invl_tc = kc.lines.add(TC_LOCK)
+
+
+def pmap_delayed_invl_started(td) -> None:
+    mtx = td.kernel.ids.invl_gen_mtx
+    td.mtx_lock(mtx, STARTED)
+    td.call(DI_STARTED)
+    td.cycles(td.cost.di_critical_section)
+    td.mtx_unlock(mtx, STARTED)
+
+
+def pmap_delayed_invl_finished(td) -> None:
+    mtx = td.kernel.ids.invl_gen_mtx
+    td.mtx_lock(mtx, FINISHED)
+    td.call(DI_FINISHED)
+    td.cycles(td.cost.di_critical_section)
+    td.mtx_unlock(mtx, FINISHED)
+
+
+def _tracker(ks) -> list[int]:
+    """The tracker list, newest first: the CPUs inside a DI section."""
+    trk = getattr(ks.s, "di_tracker", None)
+    if trk is None:
+        trk = ks.s.di_tracker = []
+    return trk
+
+
+def entry(cpu: int) -> tuple[str, int]:
+    """The line holding a thread's td_md.md_invl_gen."""
+    return ("md_invl_gen", cpu)
+
+
+def di_started_locked(ks, th, t: int) -> int:
+    coh, me, ids = ks.coh, th.cpu, ks.ids
+    trk = _tracker(ks)
+    t = coh.read(ids.invl_head, me, t)
+    t = coh.read(entry(trk[0]) if trk else ids.invl_gen, me, t)  # currgen
+    t = coh.write(entry(me), me, t)                                # invl_gen->gen, link
+    if trk:
+        t = coh.write(entry(trk[0]), me, t)                        # old head's le_prev
+    t = coh.write(ids.invl_head, me, t)                            # LIST_INSERT_HEAD
+    trk.insert(0, me)
+    return t
+
+
+def di_finished_locked(ks, th, t: int) -> int:
+    coh, me, ids = ks.coh, th.cpu, ks.ids
+    trk = _tracker(ks)
+    i = trk.index(me)
+    t = coh.read(entry(me), me, t)
+    if i == len(trk) - 1:
+        # Oldest: publish under the turnstile chain spin lock (never contended here: only
+        # the holder of invl_gen_mtx takes it), then wake any pmap_delayed_invl_wait().
+        t = coh.rmw(ids.invl_tc, me, t)
+        t = coh.write(ids.invl_gen, me, t)
+        t = coh.rmw(ids.invl_tc, me, t)
+    else:
+        t = coh.write(entry(trk[i + 1]), me, t)                    # donate: next->gen
+    t = coh.write(ids.invl_head if i == 0 else entry(trk[i - 1]), me, t)  # LIST_REMOVE
+    if i < len(trk) - 1:
+        t = coh.write(entry(trk[i + 1]), me, t)
+    del trk[i]
+    return t
+
+
+DI_STARTED = kcall(di_started_locked)
+DI_FINISHED = kcall(di_finished_locked)

@@ -1,0 +1,1 @@
+"""Swap-reservation accounting strategies (see emu.kernel.strategies)."""

@@ -1,0 +1,42 @@
+"""Swap reservation under two mutexes (sys/vm/swap_pager.c, mid-2018).
+
+swap_reserve_by_cred: mtx_lock(&sw_dev_mtx) around `swap_reserved += incr`, then the per-uid
+UIDINFO_VMSIZE_LOCK (`ui_vmsize_mtx`) around `ui_vmsize += incr`.  Every task of
+will-it-scale runs as one uid, so both are global.  With the default vm.overcommit = 0 the
+reservation never fails, so its outcome never changes the caller's control flow.
+`ui_vmsize` sits in the same line as its mutex (struct uidinfo), so it costs no transfer
+beyond the lock word's.
+"""
+
+from __future__ import annotations
+
+from emu.kernel.kcalls import caller
+
+RESERVE = caller("swap_reserve_by_cred")
+RELEASE = caller("swap_release_by_cred")
+
+
+def configure(kc) -> None:
+    kc.ids.sw_dev_mtx = kc.add_lock("sw_dev_mtx")
+    kc.ids.ui_vmsize_mtx = kc.add_lock("ui_vmsize_mtx")
+    kc.ids.swap_reserved = kc.lines.add("swap_reserved")
+
+
+def _account(td, who: int) -> None:
+    ids = td.kernel.ids
+    td.kernel.ucred.cred_read(td)         # uip = cred->cr_ruidinfo
+    td.mtx_lock(ids.sw_dev_mtx, who)
+    td.write(ids.swap_reserved)
+    td.cycles(td.cost.swap_critical_section)
+    td.mtx_unlock(ids.sw_dev_mtx, who)
+    td.mtx_lock(ids.ui_vmsize_mtx, who)
+    td.cycles(td.cost.swap_critical_section)
+    td.mtx_unlock(ids.ui_vmsize_mtx, who)
+
+
+def swap_reserve_by_cred(td, incr: int) -> None:
+    _account(td, RESERVE)
+
+
+def swap_release_by_cred(td, decr: int) -> None:
+    _account(td, RELEASE)

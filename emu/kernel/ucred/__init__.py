@@ -1,0 +1,1 @@
+"""ucred reference-count strategies (see emu.kernel.strategies)."""
