@@ -15,6 +15,10 @@ from emu.kernel.proc import Proc, make_procs
 from emu.kernel.strategies import KINDS, choose, strategy
 
 
+def lock_word(name: str) -> str:
+    return f"{name} (lock word)"
+
+
 class LineTable:
     """Named hot cache lines of shared kernel data (not lock words: those are the locks')."""
 
@@ -42,7 +46,13 @@ class KernelConfig:
     def add_lock(self, name: str, spin: bool = False) -> int:
         if spin:
             self.spin_locks.add(name)
-        return self.locks.add(name)
+        lock = self.locks.add(name)
+        self.lines.add(lock_word(name))
+        return lock
+
+    def lock_line(self, lock: int) -> int:
+        """The line id of a lock's word: data declared beside the lock can share it."""
+        return self.lines.add(lock_word(self.locks.names[lock]))
 
     @property
     def di(self) -> ModuleType:

@@ -62,25 +62,25 @@ class Spinner:
 class Mtx:
     """One kernel mutex: its word's cache line, owner, spinners, turnstile, statistics."""
 
-    __slots__ = ("ks", "name", "lock_id", "spin", "word", "owner", "owner_caller",
-                 "acquired_at", "spinners", "nspinning", "per_socket", "per_core", "blocked",
-                 "grab", "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
+    __slots__ = ("ks", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
+                 "acquired_at", "spinners", "nspinning", "last_write", "blocked", "inflight",
+                 "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
     def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
         self.ks = ks
         self.name = name
         self.lock_id = lock_id
         self.spin = spin
-        self.word = ("mtx", lock_id)   # the lock word's cache line
+        self.word = ks.lock_lines[lock_id]  # the lock word's cache line
+        self.line = ks.coh.line(self.word)
         self.owner = None
         self.owner_caller = 0
         self.acquired_at = 0
         self.spinners: list = []       # heap of (next_check, cpu, version, Spinner)
         self.nspinning = 0
-        self.per_socket: dict[int, int] = {}  # live spinners by socket and by core, to price
-        self.per_core: dict[int, int] = {}    # invalidating their copies in O(1)
+        self.last_write = 0            # when the word last changed (a fcmpset completed)
         self.blocked: list[Spinner] = []
-        self.grab: Spinner | None = None  # the spinner whose fcmpset is on its way
+        self.inflight: list[tuple[int, int]] = []  # (arrival, cpu) of fcmpsets on their way
         self.stats = [0] * LOCK_WORDS
         self.callers: dict[int, list[int]] = {}
         c = ks.cost
@@ -116,21 +116,26 @@ class Mtx:
         return None
 
     def _fcmpset(self, cpu: int, t: int) -> int:
-        """A lock cmpxchg on the word; spinners that read it since hold it shared."""
-        return self.ks.coh.rmw(self.word, cpu, t, invalidate=self._invalidation(cpu))
+        """A lock cmpxchg on the word at t.  The spinners that re-read the word since it
+        last changed hold it shared: this write must invalidate them."""
+        self._catch_up(t)
+        done = self.ks.coh.rmw(self.word, cpu, t)
+        self.last_write = done
+        return done
 
-    def _invalidation(self, cpu: int) -> int:
-        """Cycles to invalidate the spinners' shared copies: the farthest one's distance."""
-        if not self.nspinning:
-            return 0
-        ks = self.ks
-        socket, core = ks.socket_of[cpu], ks.core_of[cpu]
-        here = self.per_socket.get(socket, 0)
-        if self.nspinning > here:
-            return ks.cost.line_other_socket
-        if here > self.per_core.get(core, 0):
-            return ks.cost.line_same_socket
-        return ks.cost.line_smt_sibling
+    def _catch_up(self, t: int) -> None:
+        """Play the spinners' re-reads before t (they all saw the word owned): advance
+        their backoff, and record as sharers those that read after the last change."""
+        heap, sharers = self.spinners, self.line.sharers
+        while heap and heap[0][0] < t:
+            sp = self._pop_live()
+            if sp is None:
+                break
+            self._backoff(sp, t)
+            last_read = sp.next_check - (sp.delay * self.pause + self.hit)
+            if last_read > self.last_write:
+                sharers.add(sp.th.cpu)
+            self._push(sp)
 
     def _take(self, th, t: int, caller: int) -> int:
         self.owner = th
@@ -167,19 +172,12 @@ class Mtx:
 
     def _push(self, sp: Spinner) -> None:
         sp.version += 1
-        cpu = sp.th.cpu
-        heappush(self.spinners, (sp.next_check, cpu, sp.version, sp))
-        self._tally(cpu, 1)
+        heappush(self.spinners, (sp.next_check, sp.th.cpu, sp.version, sp))
+        self.nspinning += 1
 
     def _unlist(self, sp: Spinner) -> None:
         sp.version += 1  # its heap entry goes stale
-        self._tally(sp.th.cpu, -1)
-
-    def _tally(self, cpu: int, n: int) -> None:
-        self.nspinning += n
-        s, c = self.ks.socket_of[cpu], self.ks.core_of[cpu]
-        self.per_socket[s] = self.per_socket.get(s, 0) + n
-        self.per_core[c] = self.per_core.get(c, 0) + n
+        self.nspinning -= 1
 
     def _pop_live(self) -> Spinner | None:
         heap = self.spinners
@@ -210,21 +208,18 @@ class Mtx:
         return t_rel
 
     def _race(self, r: int, releaser: int) -> None:
-        """The word became UNOWNED at r: find the spinner whose fcmpset lands first."""
-        moved = []
-        while self.spinners and self.spinners[0][0] < r:
-            sp = self._pop_live()
-            if sp is None:
-                break
-            self._backoff(sp, r)        # its earlier re-reads saw the lock owned
-            moved.append(sp)
-        for sp in moved:
-            self._push(sp)
+        """The word became UNOWNED at r: find the spinner whose fcmpset lands first.
+
+        Only the spinner that would land first is played out: the others that read the
+        word free just before it would fail their fcmpset and go on spinning, which their
+        schedule does anyway.  A spinner already on its way (it read the word free during
+        an earlier free window) keeps its place in the race."""
+        self._catch_up(r)               # re-reads before r saw the lock owned
         row = self.ks.transfer[releaser]
-        best, best_key, seen = None, None, []
+        first = min(self.inflight) if self.inflight else None
+        best, best_key, seen = None, first, []
         while self.spinners:
-            check = self.spinners[0][0]
-            if best_key is not None and check > best_key[0]:
+            if best_key is not None and self.spinners[0][0] > best_key[0]:
                 break                   # checks later than the best arrival cannot win
             sp = self._pop_live()
             if sp is None:
@@ -234,20 +229,21 @@ class Mtx:
             if best_key is None or key < best_key:
                 best, best_key = sp, key
         for sp in seen:
-            self._push(sp)
-        self.grab = best
-        self.ks.sim.at(best_key[0], best.th.cpu, lambda t, sp=best: self._grab(sp, t))
+            if sp is not best:
+                self._push(sp)
+        if best is not None:
+            self.inflight.append(best_key)
+            self.line.sharers.add(best.th.cpu)  # it read the word on its way
+            self.ks.sim.at(best_key[0], best.th.cpu,
+                           lambda t, sp=best, key=best_key: self._grab(sp, key, t))
 
-    def _grab(self, sp: Spinner, t: int) -> None:
-        """sp read the word UNOWNED and issues its fcmpset at t."""
-        if self.grab is not sp:
-            return
-        self.grab = None
-        self._unlist(sp)
+    def _grab(self, sp: Spinner, key: tuple[int, int], t: int) -> None:
+        """sp read the word UNOWNED and its fcmpset arrives at t."""
+        self.inflight.remove(key)
         if self.owner is None:
             self._acquired(sp, self._fcmpset(sp.th.cpu, t))
         else:
-            # A newcomer's fcmpset got there first: back to lock_delay, seeing the new owner.
+            # Someone's fcmpset got there first: back to lock_delay, seeing the new owner.
             self._contend(sp, t)
 
     def _acquired(self, sp: Spinner, t: int) -> None:
@@ -279,4 +275,3 @@ class Mtx:
         while self.nspinning:
             sp = self._pop_live()
             self._block(sp, max(t, sp.next_check))
-        self.grab = None

@@ -30,6 +30,7 @@ class KernelState:
         self.core_of = [topo.core_of(c) for c in range(topo.ncpus)]
         self.coh = Coherence(self.transfer, hit=self.cost.l1_hit, atomic=self.cost.atomic_local,
                              memory=self.cost.dram)
+        self.lock_lines = [spec.kernel.lock_line(i) for i in range(len(spec.kernel.locks))]
         self.locks = [Mtx(self, name, i, spin=name in spec.kernel.spin_locks)
                       for i, name in enumerate(spec.kernel.locks.names)]
         self.cpus = list(spec.cpus)

@@ -77,6 +77,10 @@ class _Cpu:
 def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
     """Counts of each task at every sample boundary 0..K, as the emulator's board has them."""
     spec.prepare()
+    if getattr(spec.kernel.ids, "needs_epoch", False):  # private records: one process here
+        from emu.epoch import Epoch
+
+        spec.kernel.epoch = Epoch.alloc(bytearray(Epoch.size(spec.tasks)), spec.tasks)
     K, period = spec.boundaries, spec.period_cycles
     t_end = K * period
     streams = record_streams(spec, limit)

@@ -25,7 +25,7 @@ TC_LOCK = "turnstile chain lock (invl_gen_ts)"
 
 def configure(kc) -> None:
     kc.ids.invl_gen_mtx = mtx = kc.add_lock("invl_gen_mtx")
-    kc.ids.invl_head = kc.ids.invl_gen = ("mtx", mtx)  # the lock word's line (see above)
+    kc.ids.invl_head = kc.ids.invl_gen = kc.lock_line(mtx)  # the lock word's line (see above)
     kc.ids.invl_tc = kc.lines.add(TC_LOCK)
 
 
