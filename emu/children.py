@@ -26,6 +26,20 @@ def become_child(supervisor_pid: int) -> None:
         os._exit(1)
 
 
+class Stopped(BaseException):
+    """SIGTERM from the supervisor, for a child that has something to save first."""
+
+
+def _stopped(signum, frame) -> None:
+    raise Stopped
+
+
+def save_on_sigterm() -> None:
+    """Turn the supervisor's SIGTERM (the run was interrupted) into Stopped, so the child
+    can leave its results (the --profile files) in the run directory before it exits."""
+    signal.signal(signal.SIGTERM, _stopped)
+
+
 def report_failure(rundir: str, name: str, message: str) -> None:
     """Leave one line for the supervisor, which prints it."""
     try:

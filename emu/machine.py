@@ -16,11 +16,13 @@ import multiprocessing.connection
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from emu.children import read_failure
 from emu.counters import (
@@ -43,10 +45,15 @@ from emu.machines import Machine
 from emu.testcases import Testcase
 from emu.topology import OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
 
+if TYPE_CHECKING:
+    from emu.stats import StatsProbe
+    from emu.statsock import StatsPublisher
+
 MAX_TASKS = 2048
 # No progress for this long ends the run; a wall-clock timeout never changes a result.
 HANG_TIMEOUT_S = float(os.environ.get("EMU_HANG_TIMEOUT", "60"))
 STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
+TICK_S = 0.25           # live statistics: a snapshot this often (emu/stats.py)
 
 
 class RunFailed(Exception):
@@ -66,6 +73,7 @@ class RunSpec:
     smt: bool = False
     unbound: bool = False
     strategies: dict[str, str] = field(default_factory=dict)  # kind -> name; see strategies.py
+    profile: bool = False       # attribute emulated cycles to kernel functions (--profile)
     # Filled in by prepare():
     cpus: list[int] = field(default_factory=list)
     kernel: KernelConfig | None = None
@@ -103,6 +111,8 @@ class RunSpec:
             raise ValueError("-s and --warmup must not be negative")
         if self.period_cycles < 1:
             raise ValueError("--period must be positive")
+        if self.profile and self.clock != "virtual":
+            raise ValueError("--profile needs the virtual clock (cycles are only known there)")
         self.strategies = choose(**self.strategies)
 
     def prepare(self) -> None:
@@ -125,9 +135,11 @@ class RunResult:
     wall_s: float = 0.0
     shared_events: int = 0
     locks: list[dict] = field(default_factory=list)
+    lines: list[dict] = field(default_factory=list)   # the busiest shared cache lines
     ipis_sent: int = 0
     ipis_received: int = 0
     error: str | None = None
+    profile: dict | None = None  # --profile: emu.sched.profile.read_profile's result
 
     @property
     def warmup_samples(self) -> list[Sample]:
@@ -144,6 +156,14 @@ class RunResult:
             if self.measured else [0] * self.spec.tasks
 
 
+class Watcher(Protocol):
+    """Something that follows a run's live snapshots (the live view)."""
+
+    def update(self, snapshot: dict) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised in the supervisor like Ctrl-C's KeyboardInterrupt."""
 
@@ -155,13 +175,17 @@ def _on_sigterm(signum, frame) -> None:
 class Supervisor:
     """Owns one run's children, counter board and private directory."""
 
-    def __init__(self, spec: RunSpec) -> None:
+    def __init__(self, spec: RunSpec, watchers: Sequence[Watcher] = ()) -> None:
         spec.prepare()
         self.spec = spec
         self.board: CounterBoard | None = None
         self.actor: mp.Process | None = None
         self.cpus: list[mp.Process] = []
         self.result = RunResult(spec)
+        self.watchers = list(watchers)
+        self.probe: StatsProbe | None = None
+        self.stats: StatsPublisher | None = None
+        self._next_tick = 0.0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -172,6 +196,7 @@ class Supervisor:
         """
         old_term = signal.signal(signal.SIGTERM, _on_sigterm)
         t0 = time.perf_counter()
+        state = "failed"
         try:
             self._start()
             if self.spec.clock == "wall":
@@ -179,11 +204,14 @@ class Supervisor:
             else:
                 self._sample_virtual(on_sample)
             self._finish()
-        except _Terminated:
+            state = "done"
+        except (_Terminated, KeyboardInterrupt):
+            state = "interrupted"
             raise KeyboardInterrupt from None
         finally:
             self.result.wall_s = time.perf_counter() - t0
             self._collect()
+            self._last_tick(state)
             self._stop_all()
             signal.signal(signal.SIGTERM, old_term)
         return self.result
@@ -217,6 +245,45 @@ class Supervisor:
                 self.cpus.append(p)
         finally:
             gc.unfreeze()
+        self._start_stats()
+
+    # ------------------------------------------------------------ live statistics
+
+    def _start_stats(self) -> None:
+        """The probe and the stats socket, now that every child is forked (no ZeroMQ
+        context may exist before).  The side channel never fails a run."""
+        from emu.stats import StatsProbe
+        from emu.statsock import StatsPublisher
+
+        self.probe = StatsProbe(self.spec, self.board, self.spec.kernel.epoch)
+        try:
+            self.stats = StatsPublisher(self.spec.rundir, self.probe.header)
+        except Exception as exc:  # e.g. an ipc:// path too long for the TMPDIR
+            print(f"emu: no stats socket for `emu top`: {exc}", file=sys.stderr, flush=True)
+
+    def _tick(self, state: str = "running", force: bool = False) -> None:
+        """Publish a snapshot and show it to the watchers, at most every TICK_S."""
+        now = time.monotonic()
+        if self.probe is None or (now < self._next_tick and not force):
+            return
+        self._next_tick = now + TICK_S
+        snap = self.probe.snapshot(state, len(self.result.samples))
+        if self.stats is not None:
+            self.stats.publish(snap)
+        for w in self.watchers:
+            w.update(snap)
+
+    def _last_tick(self, state: str) -> None:
+        """The final snapshot (readers learn how the run ended), then close the channel."""
+        try:
+            if self.board is not None:
+                self._tick(state, force=True)
+        finally:
+            for w in self.watchers:
+                w.close()
+            if self.stats is not None:
+                self.stats.close()
+                self.stats = None
 
     def _alloc_epoch(self) -> None:
         """epoch_alloc: one ck_epoch record per CPU, in an anonymous shared mapping that
@@ -278,6 +345,7 @@ class Supervisor:
             elif watch_progress and now - last_change > HANG_TIMEOUT_S:
                 raise RunFailed(f"the emulated machine made no progress for {HANG_TIMEOUT_S:g}"
                                 " host seconds (a hung CPU or actor); stopping it")
+            self._tick()
             multiprocessing.connection.wait(self._live_sentinels(), timeout=0.01)
 
     def _live_sentinels(self) -> list[int]:
@@ -315,9 +383,10 @@ class Supervisor:
         res.shared_events = board.get(H_EVENTS)
         res.locks = [{"name": name, **board.lock_stats(i)}
                      for i, name in enumerate(self.spec.kernel.locks.names)]
-        try:  # per caller detail, when the actor left it
-            res.locks = json.loads(Path(self.spec.rundir, DETAIL_FILE).read_text())
-        except (OSError, ValueError):
+        try:  # per caller detail and hot lines, when the actor left them
+            detail = json.loads(Path(self.spec.rundir, DETAIL_FILE).read_text())
+            res.locks, res.lines = detail["locks"], detail["lines"]
+        except (OSError, ValueError, KeyError, TypeError):
             pass
         res.ipis_sent = sum(board.task(t, T_IPI_SENT) for t in range(self.spec.tasks))
         res.ipis_received = sum(board.task(t, T_IPI_RECEIVED) for t in range(self.spec.tasks))
@@ -337,6 +406,10 @@ class Supervisor:
             if p.exitcode is None:
                 _signal(p, signal.SIGKILL)
                 p.join(1.0)
+        if self.spec.profile and self.spec.rundir and self.board is not None:
+            from emu.sched.profile import read_profile
+
+            self.result.profile = read_profile(self.spec.rundir, self.spec, self.result.locks)
         if self.spec.rundir:
             shutil.rmtree(self.spec.rundir, ignore_errors=True)
         if self.board is not None:

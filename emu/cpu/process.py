@@ -6,7 +6,7 @@ import os
 
 import zmq
 
-from emu.children import become_child, report_failure
+from emu.children import Stopped, become_child, report_failure, save_on_sigterm
 from emu.counters import CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
@@ -23,6 +23,9 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
     sock.setsockopt(zmq.IDENTITY, str(cpu).encode())
     sock.setsockopt(zmq.LINGER, 0)
     code = 0
+    td = None
+    if spec.profile:
+        save_on_sigterm()
     try:
         sock.connect(spec.endpoint)
         td = clock_module(spec.clock).make_td(spec, task, sock, board)
@@ -32,6 +35,8 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
         except RunEnded:
             pass
         td.finish()
+    except Stopped:  # the run was interrupted: keep what was measured
+        pass
     except AssertionError as exc:
         report_failure(spec.rundir, name, f"CPU {cpu}: testcase assertion failed {exc}".strip())
         code = 1
@@ -39,6 +44,11 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
         report_failure(spec.rundir, name, f"CPU {cpu}: {exc.__class__.__name__}: {exc}")
         code = 1
     finally:
+        if spec.profile and td is not None:
+            try:
+                td.save_profile(spec.rundir, spec.testcase.name)
+            except (OSError, Stopped):
+                pass
         sock.close(0)
         ctx.term()
     os._exit(code)

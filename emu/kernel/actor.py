@@ -6,7 +6,7 @@ import os
 
 import zmq
 
-from emu.children import become_child, report_failure
+from emu.children import Stopped, become_child, report_failure, save_on_sigterm
 from emu.counters import CounterBoard
 from emu.sched import clock_module
 
@@ -18,6 +18,8 @@ def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
     router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unreachable CPU is an error, not a drop
     router.setsockopt(zmq.LINGER, 0)
     code = 0
+    if spec.profile:
+        save_on_sigterm()  # an interrupted run still leaves its profile
     try:
         router.bind(spec.endpoint)
 
@@ -25,6 +27,8 @@ def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
             return os.getppid() == supervisor_pid
 
         clock_module(spec.clock).serve(router, spec, board, alive)
+    except Stopped:
+        pass
     except zmq.ZMQError as exc:
         report_failure(spec.rundir, "actor", f"kernel actor: {exc}")
         code = 1

@@ -15,13 +15,21 @@ from collections.abc import Hashable
 
 
 class Line:
-    __slots__ = ("owner", "sharers", "busy_until", "transfers")
+    __slots__ = ("owner", "sharers", "busy_until", "transfers", "accesses", "wait", "busy")
 
     def __init__(self) -> None:
         self.owner = -1                 # -1: in memory, nobody's cache
         self.sharers: set[int] = set()
         self.busy_until = 0
-        self.transfers = 0
+        self.transfers = 0              # times it moved between caches
+        self.accesses = 0
+        self.wait = 0                   # cycles accesses queued behind earlier ones
+        self.busy = 0                   # cycles it was being moved or modified
+
+    def account(self, t: int, start: int, done: int) -> None:
+        self.accesses += 1
+        self.wait += start - t
+        self.busy += done - start
 
 
 class Coherence:
@@ -68,6 +76,7 @@ class Coherence:
         ln = self.line(key)
         start = t if t >= ln.busy_until else ln.busy_until
         done = start + self._fetch(ln, cpu)
+        ln.account(t, start, done)
         if ln.owner != cpu:
             ln.sharers.add(cpu)  # the owner keeps a copy: a later write need not fetch
         if done > start + self.hit:
@@ -81,6 +90,7 @@ class Coherence:
         start = t if t >= ln.busy_until else ln.busy_until
         done = start + self._own(ln, cpu, 0)
         ln.busy_until = done
+        ln.account(t, start, done)
         return done
 
     def rmw(self, key: Hashable, cpu: int, t: int, invalidate: int = 0) -> int:
@@ -89,6 +99,7 @@ class Coherence:
         start = t if t >= ln.busy_until else ln.busy_until
         done = start + self._own(ln, cpu, invalidate) + self.atomic
         ln.busy_until = done
+        ln.account(t, start, done)
         return done
 
     def peek_fetch(self, key: Hashable, cpu: int) -> int:

@@ -16,7 +16,7 @@ from emu.kernel.kcalls import CALLERS
 from emu.kernel.mtx import Mtx
 from emu.topology import Topology
 
-DETAIL_FILE = "locks.json"
+DETAIL_FILE = "kernel.json"
 
 
 class KernelState:
@@ -30,6 +30,7 @@ class KernelState:
         self.core_of = [topo.core_of(c) for c in range(topo.ncpus)]
         self.coh = Coherence(self.transfer, hit=self.cost.l1_hit, atomic=self.cost.atomic_local,
                              memory=self.cost.dram)
+        self.line_names = list(spec.kernel.lines.names)
         self.lock_lines = [spec.kernel.lock_line(i) for i in range(len(spec.kernel.locks))]
         self.locks = [Mtx(self, name, i, spin=name in spec.kernel.spin_locks)
                       for i, name in enumerate(spec.kernel.locks.names)]
@@ -51,6 +52,24 @@ class KernelState:
             out.append(row)
         return out
 
+    def hot_lines(self, top: int = 12) -> list[dict]:
+        """The busiest cache lines: per-thread lines (keys like ("md_invl_gen", cpu)) are
+        summed under their name."""
+        rows: dict[str, dict] = {}
+        for key, ln in self.coh.lines.items():
+            if isinstance(key, int):
+                name = self.line_names[key]
+            else:
+                name = f"{key[0]} (per thread)"
+            row = rows.setdefault(name, {"name": name, "accesses": 0, "transfers": 0,
+                                         "wait_cycles": 0, "busy_cycles": 0})
+            row["accesses"] += ln.accesses
+            row["transfers"] += ln.transfers
+            row["wait_cycles"] += ln.wait
+            row["busy_cycles"] += ln.busy
+        return sorted(rows.values(), key=lambda r: -r["busy_cycles"])[:top]
+
     def write_detail(self, rundir: str) -> None:
         """Leave the detail for the supervisor, which reads it after the actor exits."""
-        Path(rundir, DETAIL_FILE).write_text(json.dumps(self.detail()))
+        doc = {"locks": self.detail(), "lines": self.hot_lines()}
+        Path(rundir, DETAIL_FILE).write_text(json.dumps(doc))

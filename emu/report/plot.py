@@ -78,6 +78,7 @@ def plot_sweeps(path: str, sweeps: list[dict], names: list[str] | None = None) -
 
     fig = Figure(figsize=(8, 5), dpi=100)
     ax = fig.add_subplot()
+    top = 0  # the highest measured point: the linear reference may leave the plot above it
     for n, (sweep, suffix) in enumerate(zip(sweeps, _labels(sweeps, names), strict=True)):
         rows = [r for r in sweep["rows"] if r["tasks"] > 0]
         colours = COLOURS if n == 0 else COMPARE_COLOURS
@@ -85,6 +86,7 @@ def plot_sweeps(path: str, sweeps: list[dict], names: list[str] | None = None) -
             pts = [(r["tasks"], r[variant]) for r in rows if r[variant] >= 0]  # -1: failed
             if pts:
                 xs, ys = zip(*pts, strict=True)
+                top = max(top, *ys)
                 ax.plot(xs, ys, marker="o" if n == 0 else "s", color=colours[variant],
                         label=variant + suffix)
         lin = [(r["tasks"], r["linear"]) for r in rows if r["linear"] > 0]
@@ -98,7 +100,7 @@ def plot_sweeps(path: str, sweeps: list[dict], names: list[str] | None = None) -
     ax.yaxis.set_major_formatter(EngFormatter())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(bottom=0, top=top * 1.5 if top > 0 else None)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # nothing to label when every run failed
         ax.legend(fontsize=8)

@@ -94,6 +94,7 @@ def run_document(result: RunResult) -> dict:
         "per_task": result.per_task,
         # Times in emulated ns (from the machine's clock rate) beside the raw cycle counts.
         "locks": locks_document(result.locks, spec.machine.freq_hz),
+        "lines": result.lines,
         "ipis": {"sent": result.ipis_sent, "received": result.ipis_received},
         "host": {
             "wall_s": round(result.wall_s, 3),

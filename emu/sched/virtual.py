@@ -75,11 +75,18 @@ class VirtualTd(Td):
 
     # ---- messages
 
-    def _send(self, lookahead: int) -> None:
+    def _ship(self, lookahead: int) -> None:
+        """Send the recorded ops as BATCH `self.seq`."""
         self.sock.send(pack(BATCH, self.seq, lookahead, self.ops))
         self.seq += 1
         self.outstanding += 1
         self.ops = []
+
+    def _batch_done(self, seq: int, stopped: bool) -> None:
+        """The actor ran BATCH `seq` (all of it unless `stopped`); a hook for profiling."""
+
+    def _send(self, lookahead: int) -> None:
+        self._ship(lookahead)
         while self.outstanding >= self.window:
             self._receive(block=True)
         while self.sock.poll(0):  # answer interrupts promptly, without waiting
@@ -93,6 +100,7 @@ class VirtualTd(Td):
         if kind == DONE:
             self.outstanding -= 1
             self.vtime = msg[3]
+            self._batch_done(msg[2], bool(msg[4]))
             if msg[4]:
                 self.ended = True
         elif kind == INTR:
@@ -110,10 +118,7 @@ class VirtualTd(Td):
             if self.ops or self.pre:
                 self._op(OP_NOP, 0)
             if self.ops:
-                self.sock.send(pack(BATCH, self.seq, 0, self.ops))
-                self.seq += 1
-                self.outstanding += 1
-                self.ops = []
+                self._ship(0)
         while self.outstanding:
             self._receive(block=True)
         self.sock.send(pack(BYE))
@@ -182,15 +187,21 @@ def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callabl
 
 
 def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd:
-    return VirtualTd(spec.cpus[task], task, spec.machine, spec.kernel, spec.seed,
-                     sock=sock, board=board)
+    cls = VirtualTd
+    if spec.profile:
+        from emu.sched.profile import ProfilingTd as cls
+    return cls(spec.cpus[task], task, spec.machine, spec.kernel, spec.seed,
+               sock=sock, board=board)
 
 
 def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
     """The actor's side: the engine over the run's kernel state, served until the end."""
-    engine = Engine(cpus=spec.cpus, board=board, period=spec.period_cycles,
-                    boundaries=spec.boundaries, ipi_latency=spec.machine.cost("ipi_latency"),
-                    ipi_handler=spec.machine.cost("ipi_handler"))
+    cls = Engine
+    if spec.profile:
+        from emu.sched.profile import ProfilingEngine as cls
+    engine = cls(cpus=spec.cpus, board=board, period=spec.period_cycles,
+                 boundaries=spec.boundaries, ipi_latency=spec.machine.cost("ipi_latency"),
+                 ipi_handler=spec.machine.cost("ipi_handler"))
     ks = KernelState(spec, engine)
     engine.attach(ks)
 
@@ -205,3 +216,5 @@ def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> Non
         actor_loop(router, engine, board, alive, publish)
     finally:
         ks.write_detail(spec.rundir)
+        if spec.profile:
+            engine.write_profile(spec.rundir)

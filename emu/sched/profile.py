@@ -1,0 +1,212 @@
+"""`--profile`: where the emulated cycles go, by kernel function and caller (virtual clock).
+
+An emulated CPU's time is its local work plus its shared operations (DESIGN.md "Time"), and
+each half is attributed where it is known:
+
+* Local cycles, in the CPU process: `ProfilingTd.cycles` charges them to the function that
+  called `td.cycles` and that function's caller (two frames, looked up only when profiling;
+  without --profile the plain VirtualTd runs and pays nothing).
+* Shared operations, in the actor: `ProfilingEngine` adds up, per CPU and per operation
+  (op, arg), the virtual time from the operation's start to its completion: line transfers,
+  uncontended fcmpsets, kernel calls, waiting for IPI acknowledgements, and the interrupt
+  handlers it ran for others.  The CPU counts which function issued each (op, arg), and the
+  actor's cycles are split between those functions in proportion to their counts.
+* Contended mutexes: the spin time of each (lock, caller) from the mutex model's statistics
+  (the same numbers lockstat prints) is charged to `__mtx_lock_sleep` (spin mutexes:
+  `_mtx_lock_spin_cookie`) called from that caller, as pmcstat shows it on FreeBSD.
+
+Time asleep (a turnstile block, off CPU) is not counted: UNHALTED_CORE_CYCLES does not
+count a halted CPU.  Shared-operation cycles whose issuing function is unknown are the
+profile's "unresolved" part.
+
+Determinism: the actor's side is exact.  A CPU runs up to two batches past the end of the
+run, and how far depends on host timing, so it commits a batch's local cycles and op counts
+only when the actor reports the batch fully run: the profile stops at the CPU's last whole
+batch (at most 256 operations before its end), the same point on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import CodeType
+
+import emu
+from emu.cpu.libc import Ctx
+from emu.protocol import OP_IPI
+from emu.sched.engine import BLOCKED, Engine
+from emu.sched.virtual import VirtualTd
+
+CPU_FILE = "profile-cpu{cpu}.json"
+ACTOR_FILE = "profile-actor.json"
+MTX_SLEEP, MTX_SPIN = "__mtx_lock_sleep", "_mtx_lock_spin_cookie"
+IPI_HANDLER = "ipi_handler"    # the target's handler time (the engine knows no vector)
+NO_CALLER = "-"
+KERNEL, LIBC = "kernel", "libc.so.7"
+
+_EMU_DIR = str(Path(emu.__file__).parent)
+_LIBC_FILE = sys.modules[Ctx.__module__].__file__
+_USER_GLUE = {Ctx.iterations.fset.__code__}  # `ctx.iterations += 1`: the testcase's own loop
+_ROOTS = ("emu/cpu/process.py", "emu/sched/")  # frames above the testcase: no caller
+
+
+def _image(code: CodeType, testcase: str) -> str:
+    path = code.co_filename
+    if path == _LIBC_FILE:
+        return LIBC
+    return KERNEL if path.startswith(_EMU_DIR) else testcase
+
+
+def _caller(code: CodeType | None) -> str:
+    if code is None or any(root in code.co_filename for root in _ROOTS):
+        return NO_CALLER
+    return code.co_name
+
+
+class ProfilingTd(VirtualTd):
+    """A VirtualTd that also records who charged each local cycle and issued each op."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cur_local: dict[tuple, int] = {}   # (code, caller code) -> cycles
+        self.cur_ops: dict[tuple, int] = {}     # (op, arg, code, caller code) -> count
+        self.pending: dict[int, tuple[dict, dict]] = {}  # batch seq -> its share
+        self.done_local: dict[tuple, int] = {}
+        self.done_ops: dict[tuple, int] = {}
+
+    def cycles(self, n: int) -> None:
+        c = self.local(n)
+        self.pre += c
+        f = sys._getframe(1)
+        if f.f_code in _USER_GLUE:
+            f = f.f_back
+        back = f.f_back
+        key = (f.f_code, back.f_code if back else None)
+        self.cur_local[key] = self.cur_local.get(key, 0) + c
+
+    def _op(self, op: int, arg: int) -> None:
+        super()._op(op, arg)
+        f = sys._getframe(2)  # 1: the Td method (mtx_lock, atomic, ...); 2: who called it
+        back = f.f_back
+        key = (op, arg, f.f_code, back.f_code if back else None)
+        self.cur_ops[key] = self.cur_ops.get(key, 0) + 1
+
+    def _ship(self, lookahead: int) -> None:
+        self.pending[self.seq] = (self.cur_local, self.cur_ops)
+        self.cur_local, self.cur_ops = {}, {}
+        super()._ship(lookahead)
+
+    def _batch_done(self, seq: int, stopped: bool) -> None:
+        local, ops = self.pending.pop(seq, ({}, {}))
+        if stopped:  # the actor stopped inside it or before: how far is host-timed
+            return
+        for src, dst in ((local, self.done_local), (ops, self.done_ops)):
+            for k, v in src.items():
+                dst[k] = dst.get(k, 0) + v
+
+    def profile_document(self, testcase: str) -> dict:
+        local: dict[tuple, int] = {}
+        for (code, back), c in self.done_local.items():
+            k = (_image(code, testcase), code.co_name, _caller(back))
+            local[k] = local.get(k, 0) + c
+        ops: dict[tuple, int] = {}
+        for (op, arg, code, back), n in self.done_ops.items():
+            k = (op, arg, _image(code, testcase), code.co_name, _caller(back))
+            ops[k] = ops.get(k, 0) + n
+        return {"local": [[*k, v] for k, v in local.items()],
+                "ops": [[*k, v] for k, v in ops.items()]}
+
+    def save_profile(self, rundir: str, testcase: str) -> None:
+        path = Path(rundir, CPU_FILE.format(cpu=self.cpu))
+        path.write_text(json.dumps(self.profile_document(testcase)))
+
+
+class ProfilingEngine(Engine):
+    """An Engine that adds up each CPU's cycles per shared operation."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.op_cycles: dict[tuple[int, int, int], int] = {}  # (cpu, op, arg) -> cycles
+        self.steal: dict[int, int] = {}    # cpu -> interrupt handler cycles
+        self._started: dict[int, tuple[int, int, int]] = {}  # cpu -> (t, op, arg)
+
+    def _step(self, th, t: int) -> None:
+        op = th.ops[th.pc]
+        self._started[th.cpu] = (t, op, th.ops[th.pc + 2])
+        super()._step(th, t)
+        if th.state == BLOCKED and op != OP_IPI:
+            # A contended mutex (its spin time comes from the mutex's statistics), a sleep,
+            # or a kernel call that blocked: not counted here.
+            self._started.pop(th.cpu, None)
+
+    def _advance(self, th, t: int) -> None:
+        started = self._started.pop(th.cpu, None)
+        if started is not None and t > started[0]:
+            key = (th.cpu, started[1], started[2])
+            self.op_cycles[key] = self.op_cycles.get(key, 0) + t - started[0]
+        if th.steal:
+            self.steal[th.cpu] = self.steal.get(th.cpu, 0) + th.steal
+        super()._advance(th, t)
+
+    def write_profile(self, rundir: str) -> None:
+        doc = {"ops": [[*k, v] for k, v in self.op_cycles.items()],
+               "steal": [[cpu, v] for cpu, v in self.steal.items()]}
+        Path(rundir, ACTOR_FILE).write_text(json.dumps(doc))
+
+
+# ---------------------------------------------------------------- the supervisor's side
+
+
+def merge_profile(cpu_docs: dict[int, dict], actor_doc: dict, locks: list[dict],
+                  spin_locks: set[str]) -> dict:
+    """One profile from the CPUs' and the actor's files and the run's lock statistics:
+    {"rows": [{"image", "function", "caller", "cycles"}, ...], "unresolved_cycles": n}."""
+    rows: dict[tuple[str, str, str], int] = {}
+
+    def add(key: tuple[str, str, str], cycles: int) -> None:
+        if cycles:
+            rows[key] = rows.get(key, 0) + cycles
+
+    issuers: dict[tuple[int, int, int], list[tuple[tuple[str, str, str], int]]] = {}
+    for cpu, doc in cpu_docs.items():
+        for image, func, caller, cycles in doc.get("local", []):
+            add((image, func, caller), cycles)
+        for op, arg, image, func, caller, count in doc.get("ops", []):
+            issuers.setdefault((cpu, op, arg), []).append(((image, func, caller), count))
+    unresolved = 0
+    for cpu, op, arg, cycles in actor_doc.get("ops", []):
+        who = sorted(issuers.get((cpu, op, arg), []), key=lambda kv: (-kv[1], kv[0]))
+        total = sum(n for _, n in who)
+        if not total:
+            unresolved += cycles
+            continue
+        shares = [cycles * n // total for _, n in who]
+        shares[0] += cycles - sum(shares)
+        for (key, _), share in zip(who, shares, strict=True):
+            add(key, share)
+    for _, cycles in actor_doc.get("steal", []):
+        add((KERNEL, IPI_HANDLER, NO_CALLER), cycles)
+    for lock in locks:
+        func = MTX_SPIN if lock["name"] in spin_locks else MTX_SLEEP
+        for c in lock.get("callers") or []:
+            add((KERNEL, func, str(c.get("caller", NO_CALLER))), int(c.get("spin_cycles", 0)))
+    out = [{"image": i, "function": f, "caller": c, "cycles": v}
+           for (i, f, c), v in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return {"rows": out, "unresolved_cycles": unresolved}
+
+
+def read_profile(rundir: str, spec, locks: list[dict]) -> dict | None:
+    """The run's profile from the files its processes left (None if the actor left none)."""
+    try:
+        actor_doc = json.loads(Path(rundir, ACTOR_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    cpu_docs = {}
+    for cpu in spec.cpus:
+        try:
+            cpu_docs[cpu] = json.loads(Path(rundir, CPU_FILE.format(cpu=cpu)).read_text())
+        except (OSError, ValueError):
+            continue  # a CPU that died: its shared operations count as unresolved
+    return merge_profile(cpu_docs, actor_doc, locks, set(spec.kernel.spin_locks))
+

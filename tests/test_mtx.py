@@ -1,0 +1,150 @@
+"""The kernel mutex and cache-line models in isolation (emu/kernel/mtx.py, coherence.py)."""
+
+from __future__ import annotations
+
+import heapq
+from types import SimpleNamespace
+
+from emu.cpu.td import cost_table
+from emu.kernel.coherence import Coherence
+from emu.kernel.mtx import BLOCK, CONT, SPIN, Mtx, lock_delay_max
+from emu.machines import load_machine
+from emu.topology import Topology
+
+MACHINE = load_machine()
+COST = cost_table(MACHINE)
+TOPO = Topology.of(MACHINE)
+TABLE = [[{0: 0, 1: COST.line_smt_sibling, 2: COST.line_same_socket,
+           3: COST.line_other_socket}[TOPO.distance(a, b)] for b in range(96)]
+         for a in range(96)]
+
+
+class Sim:
+    """The smallest sequencer the kernel model needs: at() and resume()."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.n = 0
+        self.resumed: list[tuple[int, int]] = []
+
+    def at(self, t: int, cpu: int, fn) -> None:
+        self.n += 1
+        heapq.heappush(self.events, (t, cpu, self.n, fn))
+
+    def resume(self, th, t: int) -> None:
+        self.resumed.append((th.cpu, t))
+
+    def run(self) -> None:
+        while self.events:
+            t, _, _, fn = heapq.heappop(self.events)
+            fn(t)
+
+
+def kernel(spin: bool = False):
+    sim = Sim()
+    coh = Coherence(TABLE, hit=COST.l1_hit, atomic=COST.atomic_local, memory=COST.dram)
+    ks = SimpleNamespace(cost=COST, transfer=TABLE, coh=coh, sim=sim, lock_lines=[0])
+    return ks, Mtx(ks, "test_mtx", 0, spin=spin)
+
+
+def cpu(n: int):
+    return SimpleNamespace(cpu=n, offcpu=False, holding=[])
+
+
+def test_lock_delay_cap_is_freebsds():
+    assert lock_delay_max(96) == 32678      # roundup2(96) * 256 = 32768, capped (sic)
+    assert lock_delay_max(8) == 16 * 256
+
+
+def test_uncontended_lock_is_one_cas():
+    ks, m = kernel()
+    a = cpu(0)
+    t = m.acquire(a, 1000, 0)
+    assert t == 1000 + COST.dram + COST.atomic_local  # first touch comes from memory
+    t2 = m.release(a, t + 50)
+    assert t2 == t + 50 + COST.l1_hit + COST.atomic_local  # the line is already ours
+    assert m.owner is None and m.stats[CONT] == 0
+
+
+def test_waiter_gets_the_lock_after_release_and_spin_is_counted():
+    ks, m = kernel()
+    a, b = cpu(0), cpu(2)
+    t = m.acquire(a, 0, 0)
+    assert m.acquire(b, 10, 0) is None and m.stats[CONT] == 1
+    m.release(a, t + 1000)
+    ks.sim.run()
+    (who, when), = ks.sim.resumed
+    assert who == 2 and when > t + 1000
+    assert m.owner is b and m.stats[SPIN] == when - 10
+
+
+def test_backoff_doubles_in_pauses():
+    ks, m = kernel()
+    a, b = cpu(0), cpu(2)
+    m.acquire(a, 0, 0)
+    m.acquire(b, 0, 0)
+    _, _, _, sp = m.spinners[0]
+    first = sp.next_check
+    m._round(sp)
+    assert sp.next_check - first == 4 * COST.pause + COST.l1_hit   # 2, then 4 PAUSEs
+    for _ in range(30):
+        m._round(sp)
+    assert sp.delay == lock_delay_max(96)
+
+
+def test_nearer_spinner_wins_the_race():
+    """Two spinners started together: the releaser's SMT sibling beats the other socket."""
+    wins = {1: 0, 49: 0}
+    for skew in range(0, 400, 20):
+        ks, m = kernel()
+        owner, sibling, far = cpu(0), cpu(1), cpu(49)
+        t = m.acquire(owner, 0, 0)
+        m.acquire(sibling, 100, 0)
+        m.acquire(far, 100 + skew, 0)
+        m.release(owner, t + 5000)
+        ks.sim.run()
+        wins[ks.sim.resumed[0][0]] += 1
+    assert wins[1] > wins[49]
+
+
+def test_owner_off_cpu_sends_waiters_to_the_turnstile_and_release_wakes_all():
+    ks, m = kernel()
+    owner, w1, w2 = cpu(0), cpu(2), cpu(4)
+    m.acquire(owner, 0, 0)
+    m.acquire(w1, 10, 0)
+    m.acquire(w2, 20, 0)
+    owner.offcpu = True
+    m.owner_off_cpu(100)
+    assert len(m.blocked) == 2 and m.nspinning == 0
+    m.release(owner, 50_000)
+    ks.sim.run()
+    assert len(ks.sim.resumed) == 1          # one wins the race; the other spins again
+    assert m.stats[BLOCK] > 0 and not m.blocked
+
+
+def test_spin_mutex_never_blocks():
+    ks, m = kernel(spin=True)
+    owner, w = cpu(0), cpu(2)
+    m.acquire(owner, 0, 0)
+    m.acquire(w, 10, 0)
+    owner.offcpu = True
+    m.owner_off_cpu(100)
+    assert not m.blocked and m.nspinning == 1
+
+
+def test_cache_line_costs_by_distance_and_serialise():
+    coh = Coherence(TABLE, hit=4, atomic=20, memory=190)
+    assert coh.rmw("x", 0, 0) == 190 + 20
+    assert coh.rmw("x", 1, 1000) == 1000 + COST.line_smt_sibling + 20
+    assert coh.rmw("x", 2, 2000) == 2000 + COST.line_same_socket + 20
+    assert coh.rmw("x", 50, 3000) == 3000 + COST.line_other_socket + 20
+    # Two CPUs hitting one line at the same moment: the second waits for the first.
+    a = coh.rmw("y", 0, 0)
+    b = coh.rmw("y", 2, 0)
+    assert b == a + COST.line_same_socket + 20
+    # Readers share it; the next write must invalidate the farthest one.
+    coh.write("z", 0, 0)
+    coh.read("z", 2, 1000)
+    coh.read("z", 50, 2000)
+    done = coh.write("z", 0, 5000)
+    assert done == 5000 + COST.line_other_socket

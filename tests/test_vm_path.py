@@ -1,0 +1,82 @@
+"""The emulated FreeBSD 2018 VM path: the curve's shape and the hot spots must come out of
+the modelled mechanism (locks as they behave, cache lines, strategies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import emu
+
+SHORT = ["-s", "1", "--warmup", "1", "--period", "3ms"]
+
+
+def run(tmp_path, tasks: int, *strategy: str) -> dict:
+    path = tmp_path / f"run-{tasks}-{'-'.join(strategy) or 'default'}.json"
+    r = emu("run", "mmap1_processes", "-t", str(tasks), *SHORT, *strategy, "--json", str(path))
+    assert r.returncode == 0, r.stderr
+    return json.loads(path.read_text())
+
+
+def hottest_lock(doc: dict) -> str:
+    return max(doc["locks"], key=lambda lock: lock["spin_ns"] + lock["block_ns"])["name"]
+
+
+@pytest.fixture(scope="module")
+def curve(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("curve")
+    return {t: run(tmp, t) for t in (1, 8, 24, 96)}
+
+
+def test_mutex_di_curve_rises_plateaus_and_falls(curve):
+    avg = {t: doc["average"] for t, doc in curve.items()}
+    assert avg[8] > 1.5 * avg[1]            # scales at first
+    assert avg[24] > 0.85 * avg[8]          # plateau while every task is on socket 0
+    assert avg[96] < 0.85 * avg[24]         # then cross-socket handoffs make it fall
+
+
+def test_mutex_di_hot_lock_is_invl_gen_mtx(curve):
+    doc = curve[96]
+    assert hottest_lock(doc) == "invl_gen_mtx"
+    callers = {c["caller"] for c in
+               next(lock for lock in doc["locks"] if lock["name"] == "invl_gen_mtx")["callers"]}
+    assert callers == {"pmap_delayed_invl_started", "pmap_delayed_invl_finished"}
+    assert doc["strategies"] == {"di": "mutex", "swap": "mutex", "ucred": "shared"}
+
+
+def test_one_task_never_contends(curve):
+    assert all(lock["contentions"] == 0 for lock in curve[1]["locks"])
+
+
+def test_strategies_order_at_96(tmp_path, curve):
+    mutex = curve[96]
+    lockless = run(tmp_path, 96, "--di", "lockless")
+    epoch = run(tmp_path, 96, "--di", "epoch")
+    later = run(tmp_path, 96, "--di", "epoch", "--swap", "pcpu", "--ucred", "perproc")
+    assert mutex["average"] < lockless["average"] < epoch["average"] < later["average"]
+    # The epoch fix moves the bottleneck to swap accounting...
+    assert "invl_gen_mtx" not in {lock["name"] for lock in epoch["locks"]}
+    assert hottest_lock(epoch) in ("sw_dev_mtx", "ui_vmsize_mtx")
+    # ...and with per-CPU swap quotas and private ucreds, a global swap line is what's left.
+    assert later["locks"] == []
+    assert later["lines"][0]["name"] in ("swap_reserved", "uidinfo ui_vmsize")
+
+
+def test_every_strategy_runs(tmp_path):
+    for di in ("mutex", "epoch", "lockless", "none"):
+        for swap in ("mutex", "atomic", "pcpu"):
+            doc = run(tmp_path, 2, "--di", di, "--swap", swap, "--ucred", "perproc")
+            assert doc["average"] > 0 and doc["strategies"]["swap"] == swap
+
+
+def test_other_machine_is_not_one_fitted_curve(tmp_path):
+    """The 1-socket desktop has no cross-socket collapse: its 32-task point holds up."""
+    avg = {}
+    for t in (8, 32):
+        path = tmp_path / f"desk{t}.json"
+        r = emu("run", "mmap1_processes", "-t", str(t), *SHORT, "--machine", "desktop-16",
+                "--json", str(path))
+        assert r.returncode == 0, r.stderr
+        avg[t] = json.loads(path.read_text())["average"]
+    assert avg[32] > 0.7 * avg[8]
