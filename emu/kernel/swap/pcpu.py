@@ -9,23 +9,15 @@ the global atomics; smaller ones stay local (REFERENCE.md §3).
 
 from __future__ import annotations
 
+# The global counters are FreeBSD 12.1's atomics (swap/atomic.py).
+from emu.kernel.swap.atomic import _account as _global
+from emu.kernel.swap.atomic import configure  # noqa: F401 - this strategy's interface
+
 SLOP_MAX = 128 * 1024 * 1024
-
-
-def configure(kc) -> None:
-    kc.ids.swap_reserved = kc.lines.add("swap_reserved")
-    kc.ids.ui_vmsize = kc.lines.add("uidinfo ui_vmsize")
 
 
 def _slop(td) -> int:
     return getattr(td.pcpu, "swap_slop", 0)
-
-
-def _global(td) -> None:
-    ids = td.kernel.ids
-    td.kernel.ucred.cred_read(td)
-    td.atomic(ids.swap_reserved)
-    td.atomic(ids.ui_vmsize)
 
 
 def swap_reserve_by_cred(td, incr: int) -> None:
