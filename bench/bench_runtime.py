@@ -76,7 +76,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = [run_once(args.tasks, args.samples, []) for _ in range(args.repeat)]
     print(f"host: {os.cpu_count()} cores; emu run mmap1_processes -t {args.tasks} "
-          f"-s {args.samples} (virtual clock, 10ms samples)")
+          f"-s {args.samples} (virtual clock, default 20ms samples)")
     print(f"{'run':>3} {'host s':>7} {'events':>9} {'events/s':>9} {'CV %':>6} "
           f"{'average':>9} {'USS cpu max':>11} {'USS cpu mean':>12} {'USS actor':>9}")
     for i, r in enumerate(rows):

@@ -55,7 +55,7 @@ def run(
     clock: str = typer.Option("virtual", "--clock", help="virtual (reproducible) or wall."),
     seed: int = typer.Option(0, "--seed", help="Seed of the CPUs' RNGs."),
     period: str = typer.Option(None, "--period",
-                               help="Length of a sample (default 10ms emulated; 1s for wall)."),
+                               help="Length of a sample (default 20ms emulated; 1s for wall)."),
     warmup: int = typer.Option(6, "--warmup", help="Warmup samples before measurement."),
     json_path: str = typer.Option(None, "--json", help="Also write the run as JSON here."),
     di: str = _di(),
@@ -65,16 +65,21 @@ def run(
                                   help="Then print FreeBSD lockstat(1)'s contention report."),
     lock_stat: bool = typer.Option(False, "--lock-stat",
                                    help="Then print Linux /proc/lock_stat's table."),
+    profile: bool = typer.Option(False, "--profile",
+                                 help="Then print where the cycles went, as pmcstat -T."),
+    live: bool = typer.Option(None, "--live/--no-live",
+                              help="Live view on stderr (default: when stdout is a terminal)."),
 ) -> None:
     """Run a will-it-scale testcase on an emulated machine."""
     from emu.run import UsageError, build_spec, run_command
 
     try:
         spec = build_spec(testcase, tasks, samples, smt, unbound, machine, clock, seed, period,
-                          warmup, strategies={"di": di, "swap": swap, "ucred": ucred})
+                          warmup, strategies={"di": di, "swap": swap, "ucred": ucred},
+                          profile=profile)
     except UsageError as exc:
         fail(str(exc))
-    raise typer.Exit(run_command(spec, verbose, json_path, lockstat, lock_stat))
+    raise typer.Exit(run_command(spec, verbose, json_path, lockstat, lock_stat, live))
 
 
 @app.command()
@@ -89,7 +94,7 @@ def sweep(
                              "(runtest.py's step)."),
     machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
     seed: int = typer.Option(0, "--seed", help="Seed of the CPUs' RNGs."),
-    period: str = typer.Option(None, "--period", help="Length of a sample (default 10ms "
+    period: str = typer.Option(None, "--period", help="Length of a sample (sweep default 10ms "
                                "emulated)."),
     warmup: int = typer.Option(2, "--warmup", help="Warmup samples per run (fewer than `emu "
                                "run`'s 6: the virtual clock is exact)."),
@@ -119,6 +124,46 @@ def sweep(
     raise typer.Exit(code)
 
 
+@app.command()
+def experiment(
+    file: str = typer.Argument(..., help="The experiment's TOML file (see "
+                               "examples/case-study.toml)."),
+    out: str = typer.Option(None, "--out", help="Output directory (default: NAME-results); "
+                            "runs already there are not run again."),
+) -> None:
+    """Run a matrix of testcases x strategies x tasks x seeds; write JSON, CSV, plots,
+    ministat comparisons and report.md."""
+    from emu.experiment import ExperimentError, load_experiment, run_experiment
+
+    try:
+        exp = load_experiment(file, out)
+        code = run_experiment(exp, out)
+    except ExperimentError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
+def top(
+    attach: str = typer.Option(None, "--attach", metavar="ENDPOINT",
+                               help="The run's stats socket: ipc://.../stats.sock, its run "
+                               "directory or socket file (default: the one run in progress)."),
+    once: bool = typer.Option(False, "--once", help="Print one snapshot and exit."),
+    json_out: bool = typer.Option(False, "--json",
+                                  help="Snapshots as JSON (one per line without --once)."),
+    timeout: float = typer.Option(10.0, "--timeout",
+                                  help="Give up after this many seconds without a snapshot."),
+) -> None:
+    """top for the emulated machine: follow a run's live statistics."""
+    from emu.top import TopError, run_top
+
+    try:
+        code = run_top(attach, once, json_out, wait_s=timeout)
+    except TopError as exc:
+        fail(str(exc), exc.code)
+    raise typer.Exit(code)
+
+
 @app.command("list")
 def list_() -> None:
     """Testcases, machine presets, clocks and strategies."""
@@ -134,6 +179,26 @@ def compare(ctx: typer.Context) -> None:
     from emu.report.ministat import main as ministat_main
 
     raise typer.Exit(ministat_main(ctx.args))
+
+
+@app.command()
+def check(
+    scenario: str = typer.Argument(None, help="A scenario (default shared-pages)."),
+    di: str = typer.Option(..., "--di", help="The delayed-invalidation strategy to check: "
+                           f"{' | '.join(STRATEGIES['di'])}."),
+    trials: int = typer.Option(None, "--trials",
+                               help="Interleavings to try, one per seed (default 120)."),
+    seed: int = typer.Option(0, "--seed", help="First trial's seed (--trials 1: replay it)."),
+    json_path: str = typer.Option(None, "--json", help="Also write the result as JSON here."),
+) -> None:
+    """Search interleavings for a stale-TLB use of a freed page (exit 1 with a trace)."""
+    from emu.check import CheckError, run_check
+
+    try:
+        code = run_check(scenario, di, trials, seed, json_path)
+    except CheckError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 @validate_app.command("epoch")

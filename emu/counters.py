@@ -18,9 +18,10 @@ H_STATE, H_HEARTBEAT, H_EVENTS, H_FRONTIER, H_CONSUMED = range(5)
 STATE_STARTING, STATE_RUNNING, STATE_DONE, STATE_FAILED = range(4)
 
 TASK_WORDS = 8
-T_ITERATIONS, T_VTIME, T_PASSED, T_IPI_SENT, T_IPI_RECEIVED, T_SHOOTDOWNS = range(6)
+T_ITERATIONS, T_VTIME, T_PASSED, T_IPI_SENT, T_IPI_RECEIVED, T_SHOOTDOWNS, \
+    T_IPI_ACKED = range(7)
 # T_SHOOTDOWNS: TLB shootdowns this task initiated (smp_targeted_tlb_shootdown); the live
-# view and `emu top` show its rate.
+# view and `emu top` show its rate.  T_IPI_ACKED: ACKs this task's IPIs got back.
 
 LOCK_WORDS = 8
 LOCK_FIELDS = ("acquisitions", "contentions", "spin_cycles", "block_cycles", "hold_cycles",

@@ -32,10 +32,12 @@ from emu.counters import (
     RING,
     STATE_DONE,
     STATE_RUNNING,
+    T_IPI_ACKED,
     T_IPI_RECEIVED,
     T_IPI_SENT,
     T_ITERATIONS,
     T_PASSED,
+    T_SHOOTDOWNS,
     CounterBoard,
 )
 from emu.kernel.config import KernelConfig, build_kernel
@@ -138,6 +140,8 @@ class RunResult:
     lines: list[dict] = field(default_factory=list)   # the busiest shared cache lines
     ipis_sent: int = 0
     ipis_received: int = 0
+    ipis_acked: int = 0        # ACKs the initiators got back (each IPI is acknowledged)
+    tlb_shootdowns: int = 0    # smp_targeted_tlb_shootdown calls that sent IPIs
     error: str | None = None
     profile: dict | None = None  # --profile: emu.sched.profile.read_profile's result
 
@@ -390,6 +394,8 @@ class Supervisor:
             pass
         res.ipis_sent = sum(board.task(t, T_IPI_SENT) for t in range(self.spec.tasks))
         res.ipis_received = sum(board.task(t, T_IPI_RECEIVED) for t in range(self.spec.tasks))
+        res.ipis_acked = sum(board.task(t, T_IPI_ACKED) for t in range(self.spec.tasks))
+        res.tlb_shootdowns = sum(board.task(t, T_SHOOTDOWNS) for t in range(self.spec.tasks))
 
     def _stop_all(self) -> None:
         """Stop every child (SIGTERM, then SIGKILL), remove the run directory and board."""

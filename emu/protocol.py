@@ -8,14 +8,18 @@ Virtual clock (emu/sched/virtual.py):
     CPU -> actor  HELLO  (V, HELLO, cpu)
     CPU -> actor  BATCH  (V, BATCH, seq, lookahead, ops)   ops: flat ints, triples (op, pre, arg)
     actor -> CPU  DONE   (V, DONE, seq, vtime, stopped)     the batch finished at vtime
-    actor -> CPU  INTR   (V, INTR, vtime, vector, initiator) an interrupt (IPI) at vtime
+    actor -> CPU  INTR   (V, INTR, vtime, vector, initiator, addr1, addr2)
+                         an interrupt (IPI) at vtime; a TLB shootdown's addresses in addr1/2
+    actor -> CPU  RET    (V, RET, value)                    the value of a kernel call the CPU
+                                                            waits for (`td.query`), before DONE
     CPU -> actor  ACK    (V, ACK, vtime, handler_cycles)    the interrupt's handler ran
     CPU -> actor  BYE    (V, BYE)
 Wall clock (emu/sched/wall.py) adds immediate lock traffic:
     CPU -> actor  LOCK   (V, LOCK, lock)   -> GRANT (V, GRANT, lock) when the lock is ours
     CPU -> actor  UNLOCK (V, UNLOCK, lock) (no reply)
     CPU -> actor  ATOMIC (V, ATOMIC, line) (no reply)
-    CPU -> actor  CALL   (V, CALL, kcall)  (no reply) a kernel call on shared state
+    CPU -> actor  CALL   (V, CALL, kcall, args, wait)  a kernel call on shared state; with
+                         `wait`, answered by RET once it finished (it may block: a shootdown)
 Either direction:
     ERROR  (V, ERROR, text)  the peer sent something malformed; the sender carries on.
 
@@ -27,22 +31,23 @@ from __future__ import annotations
 
 import msgpack
 
-VERSION = 1
+VERSION = 2  # 2: INTR carries the shootdown addresses; CALL its arguments; RET
 
-HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR, CALL = range(12)
+HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR, CALL, RET = range(13)
 KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "LOCK", "GRANT", "UNLOCK",
-              "ATOMIC", "ERROR", "CALL"]
+              "ATOMIC", "ERROR", "CALL", "RET"]
 
 # Operations inside a BATCH: (op, pre, arg).  `pre` is the local cycles run before the op.
+# ARG pushes an argument for the next CALL (a kernel call takes its arguments that way).
 OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI, OP_READ, OP_WRITE, OP_CALL, \
-    OP_OFFCPU = range(10)
+    OP_OFFCPU, OP_ARG = range(11)
 OP_NAMES = ["NOP", "COUNT", "LOCK", "UNLOCK", "ATOMIC", "IPI", "READ", "WRITE", "CALL",
-            "OFFCPU"]
+            "OFFCPU", "ARG"]
 OP_WIDTH = 3
 
 # Number of items each message kind carries after (VERSION, KIND).
-_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 3, ACK: 2, BYE: 0, LOCK: 1, GRANT: 1,
-          UNLOCK: 1, ATOMIC: 1, ERROR: 1, CALL: 1}
+_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 5, ACK: 2, BYE: 0, LOCK: 1, GRANT: 1,
+          UNLOCK: 1, ATOMIC: 1, ERROR: 1, CALL: 3, RET: 1}
 
 
 class ProtocolError(ValueError):

@@ -87,9 +87,13 @@ class StatsProbe:
         self.epoch = epoch          # emu.epoch.Epoch when the DI strategy uses one
         self.header = run_header(spec)
         self.t0 = time.monotonic()
-        self.history: deque[Reading] = deque()
         # Cycles -> seconds: the wall clock's CPUs keep host ns in T_VTIME.
         self.scale = 1e-9 if spec.clock == "wall" else 1.0 / spec.machine.freq_hz
+        n = spec.tasks
+        start = Reading(self.t0, [0] * n, [0] * n, [0] * n, [0] * n, [0] * n,
+                        [[0] * len(LOCK_FIELDS)] * board.nlocks, 0,
+                        None if epoch is None else 1)  # ck_epoch starts at 1
+        self.history: deque[Reading] = deque([start])
 
     def read(self) -> Reading:
         b, n = self.board, self.spec.tasks
@@ -103,12 +107,12 @@ class StatsProbe:
                        [list(b.lock_stats(i).values()) for i in range(b.nlocks)],
                        b.get(H_EVENTS), epoch)
 
-    def _base(self, now: Reading) -> Reading | None:
-        """The oldest reading within the rate window (None: this is the first)."""
+    def _base(self, now: Reading) -> Reading:
+        """The oldest reading within the rate window (at first, the start: all zero)."""
         hist = self.history
         while len(hist) > 1 and now.host - hist[1].host >= RATE_WINDOW_S:
             hist.popleft()
-        return hist[0] if hist else None
+        return hist[0]
 
     def snapshot(self, state: str = "running", samples_done: int = 0) -> dict:
         now = self.read()
@@ -122,12 +126,9 @@ def _rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
-def build_snapshot(spec, header: dict, now: Reading, base: Reading | None, host_s: float,
+def build_snapshot(spec, header: dict, now: Reading, base: Reading, host_s: float,
                    state: str, samples_done: int, scale: float) -> dict:
-    """The snapshot of reading `now`, with rates against `base` (or since the start)."""
-    zero = Reading(0.0, *([[0] * spec.tasks] * 5), [[0] * len(LOCK_FIELDS)] * len(now.locks),
-                   0, None if now.epoch is None else 1)
-    base = base or zero
+    """The snapshot of reading `now`, with rates against the earlier reading `base`."""
     n = spec.tasks
     cpus, total = [], 0.0
     for t in range(n):
@@ -160,7 +161,6 @@ def build_snapshot(spec, header: dict, now: Reading, base: Reading | None, host_
         epoch = {"global": now.epoch, "ticks": now.epoch - 1,
                  "ticks_per_s": round(_rate(now.epoch - (base.epoch or 1), dt))}
     sent, got, shot = sum(now.ipis_sent), sum(now.ipis_received), sum(now.shootdowns)
-    host_dt = now.host - base.host if base is not zero else host_s
     return {
         "version": SNAPSHOT_VERSION, "state": state, "run": header,
         "host_s": round(host_s, 3), "emulated_s": emulated_s,
@@ -172,5 +172,6 @@ def build_snapshot(spec, header: dict, now: Reading, base: Reading | None, host_
         "shootdowns": {"total": shot, "per_s": round(_rate(shot - sum(base.shootdowns), dt))},
         "epoch": epoch,
         "host": {"shared_events": now.events,
-                 "events_per_s": round(_rate(now.events - base.events, host_dt))},
+                 "events_per_s": round(_rate(now.events - base.events,
+                                             now.host - base.host))},
     }

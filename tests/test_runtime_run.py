@@ -32,7 +32,7 @@ def test_stream_is_will_it_scales(no_trace):
         # FreeBSD mutexes are unfair: a task deep in lock_delay may finish nothing.
         assert 0 <= lo <= hi and lo * 4 <= total <= hi * 4 and total > 0
     # One line on stderr says what was emulated, with which clock and sample length.
-    assert "skylake-2s" in r.stderr and "clock virtual" in r.stderr and "10ms" in r.stderr
+    assert "skylake-2s" in r.stderr and "clock virtual" in r.stderr and "20ms" in r.stderr
 
 
 def test_verbose_prints_each_task():

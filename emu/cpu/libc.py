@@ -1,18 +1,38 @@
 """The user-space side a testcase sees: will-it-scale's view of libc.
 
-A testcase calls `ctx.mmap(...)`, `ctx.munmap(...)` and bumps `ctx.iterations`, exactly as
-will-it-scale's tests/*.c call mmap(2), munmap(2) and `(*iterations)++`.
+A testcase calls `ctx.mmap(...)`, `ctx.munmap(...)`, touches memory with `ctx.store(addr)`
+(`c[i] = 0`) and `ctx.load(addr)` (`*(volatile char *)(c + i)`), and bumps
+`ctx.iterations`, exactly as will-it-scale's tests/*.c do.  Memory holds no data here: an
+access is what the MMU and the kernel do for it (emu/cpu/mmu.py).
 """
 
 from __future__ import annotations
 
+from emu.cpu.mmu import user_access
 from emu.cpu.td import Td
+from emu.kernel.pmap import MADV_DONTNEED, MADV_FREE, MADV_NORMAL, pmap_activate
 from emu.kernel.proc import Proc
-from emu.kernel.vm_mmap import sys_mmap, sys_munmap
+from emu.kernel.vm_map import vfs_create, vm_map_thread_window
+from emu.kernel.vm_mmap import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    sys_madvise,
+    sys_mmap,
+    sys_munmap,
+)
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
-MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 0x1, 0x2, 0x1000
 MAP_FAILED = -1
+
+__all__ = ["MADV_DONTNEED", "MADV_FREE", "MADV_NORMAL", "MAP_ANONYMOUS", "MAP_FAILED",
+           "MAP_FIXED", "MAP_PRIVATE", "MAP_SHARED", "PROT_EXEC", "PROT_NONE", "PROT_READ",
+           "PROT_WRITE", "Ctx", "getpagesize"]
+
+
+def getpagesize() -> int:
+    return 4096
 
 
 class Ctx:
@@ -25,15 +45,55 @@ class Ctx:
         self.nr = nr
         self.cpus = cpus or [td.cpu]
         self._iterations = 0
+        self._files = 0
+        vm_map_thread_window(proc, nr)
+        pmap_activate(td, proc)   # the task starts running on its CPU: pm_active
 
     def mmap(self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1,
              offset: int = 0) -> int:
-        del prot, flags, fd, offset  # anonymous private mappings are all that is modelled
-        rv = sys_mmap(self.td, self.proc, addr or 0, length)
+        rv = sys_mmap(self.td, self.proc, addr or 0, length, prot, flags, fd, offset)
         return MAP_FAILED if rv < 0 else rv
 
     def munmap(self, addr: int, length: int) -> int:
         return -1 if sys_munmap(self.td, self.proc, addr, length) < 0 else 0
+
+    def madvise(self, addr: int, length: int, advice: int) -> int:
+        return -1 if sys_madvise(self.td, self.proc, addr, length, advice) < 0 else 0
+
+    def store(self, addr: int, value: int = 0) -> None:
+        """`*(char *)addr = value`: a user-mode write."""
+        user_access(self.td, self.proc, addr, True)
+
+    def load(self, addr: int) -> None:
+        """`*(volatile char *)addr`: a user-mode read (no data is modelled: returns None)."""
+        user_access(self.td, self.proc, addr, False)
+
+    def mkstemp(self, template: str) -> int:
+        """A new empty file of this task's (the name is not modelled); returns its fd."""
+        self._files += 1
+        fd = 2 + self._files
+        self.proc.files[fd] = ((self.nr + 1) << 16 | self._files, 0)
+        return fd
+
+    def ftruncate(self, fd: int, length: int) -> int:
+        """Give the file its length (a sparse file: its pages read as zeroes)."""
+        if fd not in self.proc.files:
+            return -1
+        fid = self.proc.files[fd][0]
+        self.proc.files[fd] = (fid, (length + 4095) // 4096)
+        vfs_create(self.td, self.proc, fid, (length + 4095) // 4096)
+        return 0
+
+    def unlink(self, path: str) -> int:
+        return 0
+
+    def sched_yield(self, cycles: int = 0) -> None:
+        """Leave the CPU for a while (mi_switch to idle and back: pm_active is left, the
+        TLB flushed by the %cr3 switch, then rejoined)."""
+        td = self.td
+        pmap_activate(td, self.proc, on=False)
+        td.off_cpu(max(cycles, 1))
+        pmap_activate(td, self.proc)
 
     @property
     def iterations(self) -> int:

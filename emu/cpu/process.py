@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import zmq
 
@@ -49,6 +50,7 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
                 td.save_profile(spec.rundir, spec.testcase.name)
             except (OSError, Stopped):
                 pass
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # saved: nothing more to keep
         sock.close(0)
         ctx.term()
     os._exit(code)

@@ -7,6 +7,7 @@ operations below, which the clock turns into messages to the actor:
     mtx_lock / mtx_unlock   a kernel mutex (with the calling function, for lockstat)
     read / write / atomic   a hot cache line of shared kernel data
     call                    a kernel call run by the actor on shared state (emu/kernel/kcalls)
+    query                   a kernel call whose value the CPU needs now (a sync point)
     ipi                     an inter-processor interrupt, waiting for its acknowledgement
     off_cpu                 leave the CPU for a while (sleep, preemption)
     count                   the testcase's (*iterations)++
@@ -17,9 +18,11 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
+from emu.cpu.tlb import Tlb
 from emu.kernel.kcalls import pack_lock
 from emu.machines import Machine
 from emu.protocol import (
+    OP_ARG,
     OP_ATOMIC,
     OP_CALL,
     OP_COUNT,
@@ -61,6 +64,9 @@ class Td:
         sibling_busy = any(topo.core_of(c) == topo.core_of(cpu) for c in busy if c != cpu)
         self.speed = float(machine.costs.get("smt_slowdown", 1.0)) if sibling_busy else 1.0
         self.pcpu = SimpleNamespace()  # per-CPU kernel data the strategies keep here
+        self.tlb = Tlb(int(machine.costs.get("tlb_entries", 1536)))
+        self.vm = None                 # this CPU's private VM state (emu/kernel/vmspace.py)
+        self.vtime = 0                 # virtual time at the last sync (virtual clock)
 
     def local(self, n: int) -> int:
         """A local cost as this CPU pays it: SMT sharing, cache and branch noise."""
@@ -92,8 +98,20 @@ class Td:
     def atomic(self, line: int) -> None:
         self._op(OP_ATOMIC, line)
 
-    def call(self, kcall: int) -> None:
+    def call(self, kcall: int, *args: int) -> None:
+        for a in args:
+            self._op(OP_ARG, a)
         self._op(OP_CALL, kcall)
+
+    def query(self, kcall: int, *args: int) -> object:
+        """Run a kernel call and wait for its value (and for this CPU's exact time)."""
+        raise NotImplementedError
+
+    def sync(self, deliver: bool = True) -> int:
+        """Wait until the shared operations recorded so far have run; apply the TLB
+        invalidations delivered by then.  Returns the virtual time (0 if the clock has
+        none)."""
+        return 0
 
     def ipi(self, target: int) -> None:
         self._op(OP_IPI, target)

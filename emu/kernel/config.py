@@ -13,6 +13,7 @@ from types import ModuleType, SimpleNamespace
 from emu.kernel.locks import LockTable
 from emu.kernel.proc import Proc, make_procs
 from emu.kernel.strategies import KINDS, choose, strategy
+from emu.kernel.vmspace import NPV_LIST_LOCKS
 
 
 def lock_word(name: str) -> str:
@@ -76,4 +77,23 @@ def build_kernel(mode: str, cpus: list[int], strategies: dict[str, str] | None =
         kc.modules[kind] = module = strategy(kind, kc.strategies[kind])
         module.configure(kc)
     kc.procs = make_procs(mode, len(cpus), locks)
+    vm_configure(kc)
     return kc
+
+
+def vm_configure(kc: KernelConfig) -> None:
+    """The VM system's locks and lines: the page free queue, the TLB shootdown's spin lock
+    and published addresses, the PV list locks (lines: an rwlock nobody waits long on),
+    and each shared address space's map and pmap locks."""
+    ids = kc.ids
+    ids.check = False      # the invariant checker's runs (emu check) set these two
+    ids.di_track = False
+    ids.vm_free_lock = kc.add_lock("vm page free queue")
+    ids.smp_ipi_mtx = kc.add_lock("smp_ipi_mtx", spin=True)
+    ids.smp_tlb_line = kc.lines.add("smp_tlb_generation")
+    ids.pv_lines = [kc.lines.add(f"pv_list_locks[{i}]") for i in range(NPV_LIST_LOCKS)]
+    ids.vm_shared = {p.pid: (p.vm_map.lock_id, p.pmap_lock) for p in kc.procs if p.shared}
+    for p in kc.procs:   # their lock words' lines, named before the CPUs are forked
+        if p.shared:
+            kc.lock_line(p.vm_map.lock_id)
+            kc.lock_line(p.pmap_lock)

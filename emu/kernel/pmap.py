@@ -1,23 +1,300 @@
 """amd64 pmap paths (sys/amd64/amd64/pmap.c, FreeBSD head mid-2018).
 
-pmap_remove brackets its work with delayed invalidation (DI): pmap_delayed_invl_started()
-and pmap_delayed_invl_finished(), which in 2018 serialise on the global `invl_gen_mtx`
-(emu/kernel/di/mutex.py); the other strategies replace that pair.
+pmap_remove and pmap_advise bracket their work with delayed invalidation (DI):
+pmap_delayed_invl_started() and pmap_delayed_invl_finished(), which in 2018 serialise on the
+global `invl_gen_mtx` (emu/kernel/di/mutex.py); the other strategies replace that pair.
+Inside, under the pmap's mutex: the PTE walk, each removed page's PV entry freed under its PV
+list lock, which is dropped *before* the TLB shootdown: the window DI exists for (a third CPU
+in pmap_remove_all(m) sees an empty PV list while a stale TLB entry for m survives), closed
+by pmap_delayed_invl_wait(m) in pmap_remove_all and pmap_remove_write.
+
+Each path is a generator (emu/kernel/kthread.py) run where the address space lives: on the
+CPU for a private (`_processes`) one, in the actor for a shared (`_threads`) one.  The
+functions taking `td` are the CPU's entry points.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from emu.kernel.invl import (
+    DI_ENTER,
+    DI_EXIT,
+    pmap_delayed_invl_page,
+    pmap_delayed_invl_wait,
+    tracking,
+)
+from emu.kernel.kcalls import caller, kcall
+from emu.kernel.kthread import NOW, SYNC, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall, run_local
+from emu.kernel.smp import (
+    PMAP_INVLPG_THRESHOLD,
+    pmap_invalidate_all,
+    pmap_invalidate_page,
+    pmap_invalidate_range,
+)
+from emu.kernel.vm_page import PAGE_SHIFT, VmPage
+from emu.kernel.vmspace import (
+    PG_A,
+    PG_M,
+    PG_MANAGED,
+    PG_RW,
+    PG_U,
+    PG_V,
+    Pmap,
+    local_ctx,
+    local_pmap,
+    pt_line,
+    shared_vm,
+)
 
 if TYPE_CHECKING:
     from emu.cpu.td import Td
+    from emu.kernel.proc import Proc
+
+MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE = range(6)
+
+PMAP_ENTER = caller("pmap_enter")
+PMAP_REMOVE = caller("pmap_remove")
+PMAP_ADVISE = caller("pmap_advise")
+PMAP_REMOVE_ALL = caller("pmap_remove_all")
+PMAP_REMOVE_WRITE = caller("pmap_remove_write")
 
 
-def pmap_remove(td: Td, sva: int, eva: int) -> None:
+# ------------------------------------------------------------------ the paths
+
+def pmap_enter(k: KCtx, pmap: Pmap, va: int, m: VmPage, writable: bool, write: bool
+               ) -> Iterator:
+    """Map m at va (the hardware sets PG_A, and PG_M for a write, on the access that follows:
+    set here at once).  A valid old mapping is replaced and invalidated, all under the PV
+    list lock, so it needs no DI."""
+    vm, c = k.vm, k.cost
+    yield Lock(pmap.lock_id, PMAP_ENTER)
+    yield Rmw(vm.pv_line(m))                     # rw_wlock(PV list lock)
+    yield Cycles(c.pmap_enter)
+    yield SYNC
+    old = pmap.pte.get(va, 0)
+    om = vm.page(old) if old & PG_V else None
+    pte = (m.pa << PAGE_SHIFT) | PG_V | PG_U | PG_MANAGED | PG_A
+    if writable:
+        pte |= PG_RW
+    if write:
+        pte |= PG_M
+    pmap.pte[va] = pte
+    if om is not m:
+        if om is not None:
+            om.pv.remove((pmap.pid, va))
+            if old & PG_M:
+                om.dirty = True
+        m.pv.append((pmap.pid, va))
+    if vm.check is not None:
+        vm.trace(k, (yield NOW), "map", m, f"pmap_enter: va {va:#x} "
+                 f"({'writable' if writable else 'read-only'})", va)
+    yield Write(pt_line(pmap.pid, va))
+    if old & PG_A and (om is not m or old & PG_RW and not writable):
+        yield from pmap_invalidate_page(k, pmap, va)
+    yield Rmw(vm.pv_line(m))                     # rw_wunlock
+    yield Unlock(pmap.lock_id, PMAP_ENTER)
+
+
+def _pmap_remove(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
+    """pmap_remove's body between the DI calls: under the pmap lock, remove each valid PTE
+    and its PV entry, then invalidate the range (a shootdown when others run the pmap)."""
+    vm, c = k.vm, k.cost
+    yield Lock(pmap.lock_id, PMAP_REMOVE)
+    yield Cycles(c.pmap_remove_walk)
+    anyvalid = False
+    for va in pmap.vas(sva, eva):
+        pte = pmap.pte[va]
+        m = vm.page(pte)
+        yield Rmw(vm.pv_line(m))                 # CHANGE_PV_LIST_LOCK_TO_PHYS
+        yield Cycles(c.pmap_remove_pte)
+        yield SYNC
+        pte = pmap.pte.pop(va, 0)
+        if not pte & PG_V:
+            continue
+        m.pv.remove((pmap.pid, va))
+        if pte & PG_M:
+            m.dirty = True
+        pmap_delayed_invl_page(k, m)
+        anyvalid = True
+        if vm.check is not None:
+            vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove: va {va:#x}, PV entry "
+                     "freed, PV lock dropped before the shootdown", va)
+        yield Write(pt_line(pmap.pid, va))
+    if anyvalid:
+        yield from pmap_invalidate_range(k, pmap, sva, eva)
+    yield Unlock(pmap.lock_id, PMAP_REMOVE)
+
+
+def _pmap_advise(k: KCtx, pmap: Pmap, sva: int, eva: int, advice: int) -> Iterator:
+    """MADV_DONTNEED/MADV_FREE: clear PG_A (and PG_M, dirtying the page) in each valid
+    managed PTE; if any changed, pmap_invalidate_all."""
+    if advice not in (MADV_DONTNEED, MADV_FREE):
+        return
+    vm, c = k.vm, k.cost
+    yield Lock(pmap.lock_id, PMAP_ADVISE)
+    anychanged = False
+    for va in pmap.vas(sva, eva):
+        pte = pmap.pte[va]
+        if pte & (PG_MANAGED | PG_V) != PG_MANAGED | PG_V:
+            continue
+        if pte & (PG_M | PG_RW) == PG_M | PG_RW:
+            if advice == MADV_DONTNEED:
+                vm.page(pte).dirty = True   # vm_page_dirty: spares pmap_is_modified later
+            new = pte & ~(PG_M | PG_A)
+        elif pte & PG_A:
+            new = pte & ~PG_A
+        else:
+            continue
+        yield Rmw(pt_line(pmap.pid, va))         # atomic_clear_long(pte, ...)
+        yield SYNC
+        pmap.pte[va] = new
+        anychanged = True
+    if anychanged:
+        yield Cycles(c.pmap_remove_walk)
+        yield from pmap_invalidate_all(k, pmap)
+    yield Unlock(pmap.lock_id, PMAP_ADVISE)
+
+
+def pmap_remove_all(k: KCtx, m: VmPage) -> Iterator:
+    """Remove every mapping of m (the page daemon, before it frees m), each invalidated
+    while its pmap and m's PV list are locked; then pmap_delayed_invl_wait(m): mappings
+    removed by a pmap_remove whose shootdown may still be in flight."""
+    vm, c = k.vm, k.cost
+    yield Rmw(vm.pv_line(m))                     # rw_wlock(PV list lock)
+    yield SYNC
+    while m.pv:
+        pid, va = m.pv[0]
+        pmap = vm.pmaps[pid]
+        yield Lock(pmap.lock_id, PMAP_REMOVE_ALL)  # PMAP_TRYLOCK, or drop the PV lock first
+        yield SYNC
+        if (pid, va) in m.pv:
+            pte = pmap.pte.pop(va)
+            m.pv.remove((pid, va))
+            if pte & PG_M:
+                m.dirty = True
+            if vm.check is not None:
+                vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove_all: va {va:#x}", va)
+            yield Cycles(c.pmap_remove_pte)
+            yield Write(pt_line(pid, va))
+            yield from pmap_invalidate_page(k, pmap, va)
+        yield Unlock(pmap.lock_id, PMAP_REMOVE_ALL)
+        yield SYNC
+    yield Rmw(vm.pv_line(m))                     # rw_wunlock
+    if vm.check is not None:
+        vm.trace(k, (yield NOW), "pv-empty", m,
+                 "pmap_remove_all: no mapping left; pmap_delayed_invl_wait(m)")
+    yield from pmap_delayed_invl_wait(k, m)
+
+
+def pmap_remove_write(k: KCtx, m: VmPage) -> Iterator:
+    """Write-protect every mapping of m (before it is laundered), then
+    pmap_delayed_invl_wait(m)."""
+    vm, c = k.vm, k.cost
+    yield Rmw(vm.pv_line(m))
+    yield SYNC
+    for pid, va in list(m.pv):
+        pmap = vm.pmaps[pid]
+        yield Lock(pmap.lock_id, PMAP_REMOVE_WRITE)
+        yield SYNC
+        pte = pmap.pte.get(va, 0)
+        if pte & PG_V and pte & PG_RW and vm.page(pte) is m:
+            if pte & PG_M:
+                m.dirty = True
+            pmap.pte[va] = pte & ~(PG_RW | PG_M)
+            if vm.check is not None:
+                vm.trace(k, (yield NOW), "protect", m, f"pmap_remove_write: va {va:#x}", va)
+            yield Cycles(c.pmap_remove_pte)
+            yield Write(pt_line(pid, va))
+            yield from pmap_invalidate_page(k, pmap, va)
+        yield Unlock(pmap.lock_id, PMAP_REMOVE_WRITE)
+    yield Rmw(vm.pv_line(m))
+    yield from pmap_delayed_invl_wait(k, m)
+
+
+# ------------------------------------------------------------------ shared spaces: kernel calls
+
+def _pmap_remove_k(k: KCtx, pid: int, sva: int, eva: int) -> Iterator:
+    yield from _pmap_remove(k, k.vm.pmaps[pid], sva, eva)
+
+
+def _pmap_advise_k(k: KCtx, pid: int, sva: int, eva: int, advice: int) -> Iterator:
+    yield from _pmap_advise(k, k.vm.pmaps[pid], sva, eva, advice)
+
+
+PMAP_REMOVE_K = gcall(_pmap_remove_k)
+PMAP_ADVISE_K = gcall(_pmap_advise_k)
+
+
+def pmap_activate_k(ks, th, t: int) -> int:
+    """pmap_activate_sw: this CPU joins (1) or leaves (0) the pmap's pm_active."""
+    pid, on = th.args
+    th.args = []
+    active = shared_vm(ks).pmaps[pid].pm_active
+    if on:
+        active.add(th.cpu)
+    else:
+        active.discard(th.cpu)
+    return t
+
+
+PMAP_ACTIVATE_K = kcall(pmap_activate_k)
+
+
+# ------------------------------------------------------------------ the CPU's entry points
+
+def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
     """Remove the range's mappings.  mmap1 never touches its pages, so the walk finds no
     valid PTE: nothing to invalidate and no TLB shootdown, only the DI bracket (the chosen
     `di` strategy: emu/kernel/di/)."""
     di = td.kernel.di
+    track = tracking(td)
     di.pmap_delayed_invl_started(td)
-    td.cycles(td.cost.pmap_remove_walk)
+    if track:
+        td.call(DI_ENTER)
+    if p.shared:
+        td.call(PMAP_REMOVE_K, p.pid, sva, eva)
+        if eva - sva >= PMAP_INVLPG_THRESHOLD:
+            td.tlb.invltlb()
+        else:
+            td.tlb.invlrng(sva, eva)
+    else:
+        pmap = local_pmap(td, p)
+        if pmap.pte and pmap.vas(sva, eva):
+            run_local(td, _pmap_remove(local_ctx(td), pmap, sva, eva))
+        else:
+            td.cycles(td.cost.pmap_remove_walk)
+    if track:
+        td.call(DI_EXIT)
     di.pmap_delayed_invl_finished(td)
+
+
+def pmap_advise(td: Td, p: Proc, sva: int, eva: int, advice: int) -> None:
+    """pmap_advise runs under DI too (it may invalidate)."""
+    if advice not in (MADV_DONTNEED, MADV_FREE):
+        return
+    di = td.kernel.di
+    track = tracking(td)
+    di.pmap_delayed_invl_started(td)
+    if track:
+        td.call(DI_ENTER)
+    if p.shared:
+        td.call(PMAP_ADVISE_K, p.pid, sva, eva, advice)
+        td.tlb.invltlb()
+    else:
+        run_local(td, _pmap_advise(local_ctx(td), local_pmap(td, p), sva, eva, advice))
+    if track:
+        td.call(DI_EXIT)
+    di.pmap_delayed_invl_finished(td)
+
+
+def pmap_activate(td: Td, p: Proc, on: bool = True) -> None:
+    """cpu_switch -> pmap_activate_sw: join (or leave) the pmap's pm_active.  Leaving loads
+    another %cr3, which flushes the TLB's user entries."""
+    if p.shared:
+        td.call(PMAP_ACTIVATE_K, p.pid, int(on))
+    else:
+        local_pmap(td, p)
+    if not on:
+        td.tlb.invltlb()

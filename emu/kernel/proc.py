@@ -41,11 +41,19 @@ class VmMap:
 class Proc:
     pid: int
     vm_map: VmMap
+    pmap_lock: int | None = None     # PMAP_LOCK of a shared pmap (threads)
+    files: dict[int, tuple[int, int]] = field(default_factory=dict)  # fd -> (file id, pages)
+
+    @property
+    def shared(self) -> bool:
+        """Its address space is shared by several tasks (threads): it lives in the actor."""
+        return self.pmap_lock is not None
 
 
 def make_procs(mode: str, tasks: int, locks: LockTable) -> list[Proc]:
     """The process each task runs in: its own (`processes`) or one shared (`threads`)."""
     if mode == "threads":
-        shared = Proc(pid=100, vm_map=VmMap(lock_id=locks.add("vm map (user)")))
+        shared = Proc(pid=100, vm_map=VmMap(lock_id=locks.add("vm map (user)")),
+                      pmap_lock=locks.add("pmap (user)"))
         return [shared] * tasks
     return [Proc(pid=100 + i, vm_map=VmMap(lock_id=None)) for i in range(tasks)]

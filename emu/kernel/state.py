@@ -13,7 +13,7 @@ from emu.counters import LOCK_FIELDS
 from emu.cpu.td import cost_table
 from emu.kernel.coherence import Coherence
 from emu.kernel.kcalls import CALLERS
-from emu.kernel.mtx import Mtx
+from emu.kernel.mtx import EVENTS, Mtx
 from emu.topology import Topology
 
 DETAIL_FILE = "kernel.json"
@@ -30,8 +30,8 @@ class KernelState:
         self.core_of = [topo.core_of(c) for c in range(topo.ncpus)]
         self.coh = Coherence(self.transfer, hit=self.cost.l1_hit, atomic=self.cost.atomic_local,
                              memory=self.cost.dram)
-        self.line_names = list(spec.kernel.lines.names)
         self.lock_lines = [spec.kernel.lock_line(i) for i in range(len(spec.kernel.locks))]
+        self.line_names = list(spec.kernel.lines.names)  # after: lock_line may add a word
         self.locks = [Mtx(self, name, i, spin=name in spec.kernel.spin_locks)
                       for i, name in enumerate(spec.kernel.locks.names)]
         self.cpus = list(spec.cpus)
@@ -41,9 +41,12 @@ class KernelState:
         self.events = 0             # shared events outside locks: atomics, kernel calls
 
     def detail(self) -> list[dict]:
-        """Per lock and per caller statistics, as RunResult.locks carries them."""
+        """Per lock and per caller statistics, as RunResult.locks carries them.  A lock
+        nobody took is left out (the VM locks exist in every run, used or not)."""
         out = []
         for lock in self.locks:
+            if not lock.stats[EVENTS]:
+                continue
             row = dict(zip(LOCK_FIELDS, lock.stats, strict=False))
             row["name"] = lock.name
             row["callers"] = [

@@ -1,16 +1,48 @@
-"""vm_map operations run on the CPU that calls them (sys/vm/vm_map.c)."""
+"""vm_map operations run on the CPU that calls them (sys/vm/vm_map.c).
+
+The CPU's copy of the map's ranges (proc.VmMap) serves findspace and the entry walk; the
+objects behind a shared (threads) map live in the actor, which learns of every insert and
+delete by a kernel call (emu/kernel/vmspace.py).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
-from emu.kernel.pmap import pmap_remove
+from emu.kernel.kcalls import kcall
+from emu.kernel.kthread import SYNC, Cycles, KCtx, gcall, run_local
+from emu.kernel.pmap import pmap_advise, pmap_remove
+from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, vm_page_free
+from emu.kernel.vmspace import MapEntry, local_ctx, local_pmap, local_vm, shared_vm
 
 if TYPE_CHECKING:
     from emu.cpu.td import Td
-    from emu.kernel.proc import VmMap
+    from emu.kernel.proc import Proc, VmMap
 
 KERN_SUCCESS, KERN_NO_SPACE = 0, 3
+THREAD_WINDOW = 1 << 36   # each thread's copy of a shared map finds space in its own 64 GB
+
+
+class MapSpec(NamedTuple):
+    """What a new entry maps: an anonymous object or a file (fid), from page `offset`,
+    copy-on-write (MAP_PRIVATE), writable, and charged to swap (private and writable)."""
+
+    fid: int = -1
+    offset: int = 0
+    cow: bool = False
+    writable: bool = True
+    charged: bool = True
+
+
+ANON = MapSpec()
+
+
+def vm_map_thread_window(p: Proc, nr: int) -> None:
+    """A shared map's copy on task nr's CPU hands out addresses from the task's own window,
+    so no two threads are ever given the same range (one map would never do that)."""
+    if p.shared:
+        p.vm_map.hint = p.vm_map.min_offset + nr * THREAD_WINDOW
 
 
 def vm_map_lock(td: Td, map: VmMap) -> None:
@@ -28,47 +60,201 @@ def vm_map_unlock(td: Td, map: VmMap) -> None:
         td.mtx_unlock(map.lock_id)
 
 
-def vm_map_find(td: Td, map: VmMap, length: int) -> int:
+def vm_map_find(td: Td, p: Proc, length: int, spec: MapSpec = ANON) -> int:
     """vm_map_find with VMFS_OPTIMAL_SPACE: findspace, then vm_map_insert.  Returns the
     address, or -1 (KERN_NO_SPACE)."""
+    map = p.vm_map
     vm_map_lock(td, map)
     start = map.findspace(length)
     if start >= 0:
-        vm_map_insert(td, map, start, start + length)
+        vm_map_insert(td, p, start, start + length, spec)
     vm_map_unlock(td, map)
     return start
 
 
-def vm_map_insert(td: Td, map: VmMap, start: int, end: int) -> None:
+def vm_map_fixed(td: Td, p: Proc, start: int, length: int, spec: MapSpec = ANON) -> int:
+    """MAP_FIXED: whatever was mapped there is unmapped first, under the same lock."""
+    map = p.vm_map
+    vm_map_lock(td, map)
+    vm_map_delete(td, p, start, start + length)
+    vm_map_insert(td, p, start, start + length, spec)
+    vm_map_unlock(td, map)
+    return start
+
+
+def vm_map_insert(td: Td, p: Proc, start: int, end: int, spec: MapSpec = ANON) -> None:
     """A private writable mapping is charged to swap up front (MAP_ACC_CHARGED) and its
     entry keeps a reference on the thread's credential."""
     td.cycles(td.cost.vm_map_insert)
     kernel = td.kernel
-    kernel.swap.swap_reserve_by_cred(td, end - start)
-    kernel.ucred.crhold(td)
-    map.entries[start] = end
+    if spec.charged:
+        kernel.swap.swap_reserve_by_cred(td, end - start)
+        kernel.ucred.crhold(td)
+    p.vm_map.entries[start] = end
+    if not spec.charged:
+        local_vm(td).uncharged.add((p.pid, start))
+    if spec.fid >= 0:
+        local_vm(td).vnodes.add((p.pid, start))
+    if p.shared:
+        td.call(VM_MAP_INSERT_K, p.pid, start, end, spec.fid, spec.offset,
+                spec.cow | spec.writable << 1 | spec.charged << 2)
+    elif spec is not ANON:
+        local_pmap(td, p)
+        vm = local_vm(td)
+        vm.map(p.pid)[start] = _entry(vm, start, end, spec)
 
 
-def vm_map_remove(td: Td, map: VmMap, start: int, end: int) -> int:
+def _entry(vm, start: int, end: int, spec: MapSpec) -> MapEntry:
+    obj = vm.files[spec.fid] if spec.fid >= 0 else None
+    return MapEntry(start, end, obj, spec.offset, spec.cow, spec.writable)
+
+
+def vm_map_remove(td: Td, p: Proc, start: int, end: int) -> int:
+    map = p.vm_map
     vm_map_lock(td, map)
-    rv = vm_map_delete(td, map, start, end)
+    rv = vm_map_delete(td, p, start, end)
     vm_map_unlock(td, map)
     return rv
 
 
-def vm_map_delete(td: Td, map: VmMap, start: int, end: int) -> int:
+def vm_map_delete(td: Td, p: Proc, start: int, end: int) -> int:
     """Unmap [start, end): pmap_remove, then vm_map_entry_delete for each entry."""
+    map = p.vm_map
     victims = [s for s, e in map.entries.items() if s < end and e > start]
     for s in victims:
-        pmap_remove(td, s, map.entries[s])
+        pmap_remove(td, p, s, map.entries[s])
         td.cycles(td.cost.vm_map_delete)
-        vm_map_entry_delete(td, map, s)
+        vm_map_entry_delete(td, p, s)
     return KERN_SUCCESS
 
 
-def vm_map_entry_delete(td: Td, map: VmMap, start: int) -> None:
-    """Unlink the entry, give back its swap charge and its credential reference."""
-    end = map.entries.pop(start)
-    kernel = td.kernel
-    kernel.swap.swap_release_by_cred(td, end - start)
-    kernel.ucred.crfree(td)
+def vm_map_entry_delete(td: Td, p: Proc, start: int) -> None:
+    """Unlink the entry, give back its swap charge and its credential reference, drop its
+    object (an anonymous object's pages are freed; a file's stay cached)."""
+    end = p.vm_map.entries.pop(start)
+    vm = local_vm(td)
+    charged = (p.pid, start) not in vm.uncharged
+    if not charged:
+        vm.uncharged.discard((p.pid, start))
+    if (p.pid, start) in vm.vnodes:
+        vm.vnodes.discard((p.pid, start))
+        td.cycles(td.cost.vnode_ref)          # vm_object_deallocate of a vnode's: vrele
+    if p.shared:
+        td.call(VM_MAP_DELETE_K, p.pid, start)
+    else:
+        e = vm.maps.get(p.pid, {}).pop(start, None)
+        if e is not None:
+            vm.hint.pop(p.pid, None)
+            if _has_pages(e):
+                run_local(td, vm_map_entry_free(local_ctx(td), e))
+    if charged:
+        kernel = td.kernel
+        kernel.swap.swap_release_by_cred(td, end - start)
+        kernel.ucred.crfree(td)
+
+
+def _has_pages(e: MapEntry) -> bool:
+    return bool((e.object is not None and e.object.type == OBJT_DEFAULT and e.object.pages)
+                or (e.shadow is not None and e.shadow.pages))
+
+
+def vm_map_entry_free(k: KCtx, e: MapEntry) -> Iterator:
+    """vm_object_deallocate of the entry's own objects: vm_object_terminate frees their
+    pages (a page the page daemon holds busy is left to it)."""
+    for obj in (e.object, e.shadow):
+        if obj is None or obj.type != OBJT_DEFAULT:
+            continue
+        for m in list(obj.pages.values()):
+            yield SYNC
+            if m.object is not obj:
+                continue
+            if m.busy is None:
+                yield from vm_page_free(k, m)
+            else:                      # the page daemon has it: it frees it when done
+                m.object = None
+                obj.pages.pop(m.pindex, None)
+        yield Cycles(k.cost.vm_map_delete)
+
+
+def vm_map_madvise(td: Td, p: Proc, start: int, end: int, advice: int) -> int:
+    """madvise(2): under the map's read lock, pmap_advise then vm_object_madvise for each
+    entry in the range (MADV_DONTNEED, MADV_FREE: the pages go to the inactive queue, where
+    the page daemon looks first)."""
+    map = p.vm_map
+    td.cycles(td.cost.vm_map_insert)        # vm_map_lookup_entry, the entry walk
+    if map.lock_id is not None:             # sx_slock: a writer excludes us
+        td.mtx_lock(map.lock_id)
+        td.mtx_unlock(map.lock_id)
+    for s, e in list(map.entries.items()):
+        if s < end and e > start:
+            lo, hi = max(s, start), min(e, end)
+            pmap_advise(td, p, lo, hi, advice)
+            if p.shared:
+                td.call(VM_OBJECT_MADVISE_K, p.pid, lo, hi, advice)
+            else:
+                run_local(td, vm_object_madvise(local_ctx(td), p.pid, lo, hi, advice))
+    return KERN_SUCCESS
+
+
+def vm_object_madvise(k: KCtx, pid: int, start: int, end: int, advice: int) -> Iterator:
+    from emu.kernel.pmap import MADV_DONTNEED, MADV_FREE
+
+    if advice not in (MADV_DONTNEED, MADV_FREE):
+        return
+    vm = k.vm
+    e = vm.lookup(pid, start)
+    if e is None:
+        return
+    for obj in (e.shadow, e.object):
+        if obj is None:
+            continue
+        for va in range(start, end, 4096):
+            m = obj.pages.get(e.offset + ((va - e.start) >> 12))
+            if m is not None:
+                yield Cycles(k.cost.vm_page_advise)   # vm_page_advise: deactivate
+                yield SYNC
+                m.inactive = True
+
+
+# ------------------------------------------------------------------ shared maps: kernel calls
+
+def vm_map_insert_k(ks, th, t: int) -> int:
+    pid, start, end, fid, offset, flags = th.args
+    th.args = []
+    vm = shared_vm(ks)
+    spec = MapSpec(fid, offset, bool(flags & 1), bool(flags & 2), bool(flags & 4))
+    vm.map(pid)[start] = _entry(vm, start, end, spec)
+    vm.map_gen[pid] = vm.map_gen.get(pid, 0) + 1
+    return t
+
+
+def _vm_map_delete_k(k: KCtx, pid: int, start: int) -> Iterator:
+    vm = k.vm
+    e = vm.map(pid).pop(start, None)
+    vm.hint.pop(pid, None)
+    vm.map_gen[pid] = vm.map_gen.get(pid, 0) + 1
+    if e is not None and _has_pages(e):
+        yield from vm_map_entry_free(k, e)
+
+
+def vfs_create_k(ks, th, t: int) -> int:
+    """The file a task made (mkstemp + ftruncate): its vnode's VM object."""
+    fid, npages = th.args
+    th.args = []
+    vm = shared_vm(ks)
+    vm.files[fid] = vm.new_object(OBJT_VNODE, npages)
+    return t
+
+
+def vfs_create(td: Td, p: Proc, fid: int, npages: int) -> None:
+    if p.shared:
+        td.call(VFS_CREATE_K, fid, npages)
+    else:
+        vm = local_vm(td)
+        vm.files[fid] = vm.new_object(OBJT_VNODE, npages)
+
+
+VM_MAP_INSERT_K = kcall(vm_map_insert_k)
+VM_MAP_DELETE_K = gcall(_vm_map_delete_k)
+VM_OBJECT_MADVISE_K = gcall(vm_object_madvise)
+VFS_CREATE_K = kcall(vfs_create_k)

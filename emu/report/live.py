@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import TextIO
 
-BAR_WIDTH = 24
+BAR_WIDTH = 20
 MAX_LOCKS = 6
 UP, ERASE_DOWN = "\x1b[{n}A\r", "\x1b[J"
 
@@ -46,8 +46,9 @@ def _bar(fraction: float) -> str:
 def _header(snap: dict) -> str:
     run = snap["run"]
     strategies = " ".join(f"{k}={v}" for k, v in run.get("strategies", {}).items())
+    clock = "" if run["clock"] == "virtual" else f"  clock {run['clock']}"
     return (f"emu {run['testcase']} -t {run['tasks']} on {run['machine']}  {strategies}  "
-            f"seed {run['seed']}  clock {run['clock']}  [{snap['state']}]")
+            f"seed {run['seed']}{clock}  [{snap['state']}]")
 
 
 def _time_line(snap: dict) -> str:
@@ -57,13 +58,13 @@ def _time_line(snap: dict) -> str:
     if snap["progress"] is not None:
         length = samples["total"] * snap["run"]["period_s"]
         line += f" of {seconds(length)}"
-    line += f"   host {host_s:.1f} s"
+    line += f"  host {host_s:.1f} s"
     if emu_s > 0:
-        line += f" ({host_s / emu_s:,.0f} host s per emulated s)"
+        line += f" (x{host_s / emu_s:,.0f})"
     if snap["progress"] is not None:
-        line += f"   {_bar(snap['progress'])}  sample {samples['done']}/{samples['total']}"
+        line += f"  {_bar(snap['progress'])}  sample {samples['done']}/{samples['total']}"
     else:
-        line += f"   sample {samples['done']} (until interrupted)"
+        line += f"  sample {samples['done']} (-s 0)"
     return line
 
 
@@ -122,11 +123,13 @@ def render(snap: dict, width: int = 100, height: int = 40) -> list[str]:
 
 
 def terminal_size(out: TextIO) -> tuple[int, int]:
+    """Columns and lines of the terminal `out` (100 x 40 when it does not say: a pty
+    whose size was never set reports 0 x 0)."""
     try:
         size = os.get_terminal_size(out.fileno())
     except (OSError, ValueError, AttributeError):
         size = shutil.get_terminal_size((100, 40))
-    return size.columns, size.lines
+    return size.columns or 100, size.lines or 40
 
 
 class LiveView:

@@ -109,3 +109,45 @@ def plot_sweeps(path: str, sweeps: list[dict], names: list[str] | None = None) -
         fig.savefig(path, format="png")
     except OSError as exc:
         raise PlotError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def plot_variants(path: str, title: str, series: list[tuple[str, list[tuple[int, list[int]]]]]
+                  ) -> None:
+    """Write a PNG of several variants' ops/s against tasks (`emu experiment`): one line
+    per variant through the mean over seeds, with bars from the lowest to the highest seed.
+
+    `series` is [(label, [(tasks, [ops/s of each seed]), ...]), ...].
+    """
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
+    fig = Figure(figsize=(8, 5), dpi=100)
+    ax = fig.add_subplot()
+    for label, points in series:
+        pts = [(t, vals) for t, vals in points if vals]
+        if not pts:
+            continue
+        xs = [t for t, _ in pts]
+        means = [sum(v) / len(v) for _, v in pts]
+        lo = [m - min(v) for m, (_, v) in zip(means, pts, strict=True)]
+        hi = [max(v) - m for m, (_, v) in zip(means, pts, strict=True)]
+        ax.errorbar(xs, means, yerr=[lo, hi], marker="o", capsize=3, label=label)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("tasks")
+    ax.set_ylabel("operations per emulated second")
+    ax.yaxis.set_major_formatter(EngFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise PlotError(f"cannot write {path}: {exc.strerror or exc}") from None

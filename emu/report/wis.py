@@ -95,13 +95,17 @@ def run_document(result: RunResult) -> dict:
         # Times in emulated ns (from the machine's clock rate) beside the raw cycle counts.
         "locks": locks_document(result.locks, spec.machine.freq_hz),
         "lines": result.lines,
-        "ipis": {"sent": result.ipis_sent, "received": result.ipis_received},
+        "ipis": {"sent": result.ipis_sent, "received": result.ipis_received,
+                 "acked": result.ipis_acked},
+        "tlb_shootdowns": result.tlb_shootdowns,
         "host": {
             "wall_s": round(result.wall_s, 3),
             "shared_events": result.shared_events,
             "events_per_s": round(result.shared_events / result.wall_s) if result.wall_s else 0,
         },
     }
+    if result.profile is not None:  # --profile: cycles by (image, function, caller)
+        doc["profile"] = result.profile
     if result.error:
         doc["error"] = result.error
     return doc

@@ -13,7 +13,13 @@ Locking, so a contended lock costs the host no round trip.  What an operation do
 shared state is the kernel model's business (emu/kernel/state.py): the engine only orders.
 
 The engine is pure: it knows nothing of sockets.  It reports finished batches through
-`reply(cpu, seq, vtime, stopped)` and interrupts through `interrupt(cpu, vtime, vector, src)`.
+`reply(cpu, seq, vtime, stopped)`, interrupts through `interrupt(cpu, vtime, vector, src,
+a1, a2)` and the values of kernel calls a CPU waits for (`td.query`) through `ret(cpu, v)`.
+
+Kernel paths that run in the actor (emu/kernel/kthread.py) use it as their sequencer: `at`,
+`resume`, `lock`/`unlock`, `ipi` (to many CPUs at once: the initiator goes on when every
+ACK is in; each un-ACKed interrupt bounds the horizon at its delivery time, so a CPU never
+runs past a point where an interrupt could still reach it unseen) and `ret`.
 """
 
 from __future__ import annotations
@@ -26,14 +32,18 @@ from emu.counters import (
     H_EVENTS,
     H_FRONTIER,
     H_HEARTBEAT,
+    T_IPI_ACKED,
+    T_IPI_RECEIVED,
     T_IPI_SENT,
     T_ITERATIONS,
     T_PASSED,
+    T_SHOOTDOWNS,
     T_VTIME,
     CounterBoard,
 )
 from emu.kernel.kcalls import CALLER_SHIFT, HANDLERS
 from emu.protocol import (
+    OP_ARG,
     OP_ATOMIC,
     OP_CALL,
     OP_COUNT,
@@ -59,7 +69,7 @@ class Thread:
 
     __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
                  "held", "holding", "offcpu", "iterations", "boundary", "boundary_t",
-                 "version", "awaiting_acks", "ipi_waiters", "handlers", "steal")
+                 "version", "awaiting_acks", "ipi_waiters", "steal", "args", "on_resume")
 
     def __init__(self, cpu: int, task: int, period: int) -> None:
         self.cpu = cpu
@@ -79,16 +89,21 @@ class Thread:
         self.boundary_t = period  # its virtual time
         self.version = 0         # invalidates stale entries of the starved heap
         self.awaiting_acks = 0   # IPIs sent by this CPU whose ACK has not come
-        self.ipi_waiters: deque[Thread] = deque()  # initiators of interrupts sent to it
-        self.handlers: deque[int] = deque()  # handler cycles of ACKs not yet processed
+        # Initiators of the interrupts sent to it, in sending order: its ACKs come back in
+        # that order (one socket, handled one after another).
+        self.ipi_waiters: deque = deque()
         self.steal = 0           # interrupt handler cycles to add to its stream
+        self.args: list[int] = []  # ARG operands of its next kernel call
+        self.on_resume = None    # a kernel path's continuation while one blocks it
 
 
 class Engine:
     """Conservative discrete-event sequencer of all CPUs' shared operations."""
 
     def __init__(self, cpus: Sequence[int], board: CounterBoard, period: int,
-                 boundaries: int | None, ipi_latency: int, ipi_handler: int) -> None:
+                 boundaries: int | None, ipi_latency: int, ipi_handler: int,
+                 ipi_send: int = 0,
+                 handler_cost: Callable[[int, int, int], int] | None = None) -> None:
         self.threads = {cpu: Thread(cpu, task, period) for task, cpu in enumerate(cpus)}
         self.ks = None   # the kernel state: set by attach()
         self.board = board
@@ -98,8 +113,12 @@ class Engine:
         self.t_end = NEVER if boundaries is None else boundaries * period
         self.ipi_latency = ipi_latency
         self.ipi_handler = ipi_handler
+        self.ipi_send = ipi_send  # per further target: one ICR write each
+        # The handler's cycles by (vector, addr1, addr2), for a CPU that has left the run.
+        self.handler_cost = handler_cost or (lambda vector, a1, a2: ipi_handler)
         self.reply: Callable[[int, int, int, bool], None] = lambda *a: None
-        self.interrupt: Callable[[int, int, int, int], None] | None = None
+        self.interrupt: Callable[..., None] | None = None
+        self.ret_value: Callable[[int, object], None] = lambda *a: None
         self.heap: list[tuple] = []  # (vtime, cpu, seq, kind, callback)
         self.intr_bounds: list[tuple[int, int]] = []  # (vtime, cpu) of interrupts not acked
         self.starved: list[tuple[int, int, int]] = []
@@ -142,7 +161,7 @@ class Engine:
         if th is None or not pending or vtime < pending[0][0]:
             raise ProtocolError(f"ACK from CPU {cpu} at {vtime}, which has no interrupt pending")
         self.intr_bounds.remove(pending[0])
-        self._push_ack(th, vtime, handler)
+        self._push_ack(th, vtime, handler, th.ipi_waiters.popleft())
 
     def leave(self, cpu: int) -> None:
         """BYE: the CPU's testcase returned; it sends nothing more."""
@@ -163,9 +182,32 @@ class Engine:
         heappush(self.heap, (t, cpu, self.seq, CALLBACK_EVENT, fn))
 
     def resume(self, th: Thread, t: int) -> None:
-        """th's blocked operation completed at t (a lock was handed to it)."""
+        """th's blocked operation completed at t (a lock was handed to it).  A kernel path
+        blocked inside a kernel call takes the news first (its continuation)."""
+        fn = th.on_resume
+        if fn is not None:
+            th.on_resume = None
+            fn(t)
+            return
+        if th.__class__ is not Thread:  # a kernel thread's path has ended
+            return
         th.state = RUNNING
         self._advance(th, t)
+
+    def lock(self, th, t: int, lock: int, caller: int) -> int | None:
+        return self.ks.locks[lock].acquire(th, t, caller)
+
+    def unlock(self, th, t: int, lock: int, caller: int) -> int:
+        return self.ks.locks[lock].release(th, t)
+
+    def ret(self, th, value: object) -> None:
+        """A kernel call's value for the CPU waiting on it (sent before the batch's DONE)."""
+        if th.__class__ is Thread:
+            self.ret_value(th.cpu, value)
+
+    def count_shootdown(self, th) -> None:
+        if th.task is not None:
+            self.words[self.board.task_index(th.task, T_SHOOTDOWNS)] += 1
 
     # ---------------------------------------------------------------- the loop
 
@@ -199,7 +241,7 @@ class Engine:
             elif kind == CALLBACK_EVENT:
                 entry[4](t)
             else:
-                self._acked(threads[cpu], t)
+                self._acked(threads[cpu], t, entry[4])
             if self.starved and (limit is None or self.starved[0][0] <= limit[0]):
                 limit = self.horizon()
             elif self.intr_bounds:
@@ -265,6 +307,8 @@ class Engine:
         elif op == OP_OFFCPU:
             self._off_cpu(th, t, arg)
             return
+        elif op == OP_ARG:
+            th.args.append(arg)
         elif op != OP_NOP:
             raise ProtocolError(f"CPU {th.cpu} sent unknown op {op}")
         self._advance(th, t)
@@ -339,34 +383,54 @@ class Engine:
     # ---------------------------------------------------------------- interrupts
 
     def _send_ipi(self, th: Thread, t: int, target: int) -> None:
-        """An IPI from th: delivered at t + latency; th waits for the ACK."""
-        dst = self.threads.get(target)
-        if dst is None or self.interrupt is None or target == th.cpu:
+        """An IPI from th (the generic vector): delivered at t + latency; th waits."""
+        if target not in self.threads or target == th.cpu:
             raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
-        at = t + self.ipi_latency
-        th.awaiting_acks += 1
         th.state = BLOCKED
         th.t = t
-        self.ks.events += 1
-        self.words[self.board.task_index(th.task, T_IPI_SENT)] += 1
-        dst.ipi_waiters.append(th)
-        if dst.state == DONE:
-            # Its process has left the run: the handler's cost stands in for its answer.
-            self._push_ack(dst, at + self.ipi_handler, self.ipi_handler)
-        else:
-            self.intr_bounds.append((at, target))
-            self.interrupt(target, at, 1, th.cpu)
+        self.ipi(th, t, (target,), 1, 0, 0)
 
-    def _push_ack(self, th: Thread, vtime: int, handler: int) -> None:
-        th.handlers.append(handler)
+    def ipi(self, th, t: int, targets: Sequence[int], vector: int, a1: int, a2: int
+            ) -> int | None:
+        """Send `vector` to each target, one ICR write after another (ipi_send cycles
+        apart), each delivered ipi_latency after its write.  th waits for every ACK (None);
+        with no target it goes on at once (t)."""
+        if not targets:
+            return t
+        if self.interrupt is None:
+            raise ProtocolError("interrupts need a transport")
+        words, board = self.words, self.board
+        for k, target in enumerate(targets):
+            dst = self.threads.get(target)
+            if dst is None:
+                raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
+            at = t + self.ipi_latency + k * self.ipi_send
+            th.awaiting_acks += 1
+            self.ks.events += 1
+            if th.task is not None:
+                words[board.task_index(th.task, T_IPI_SENT)] += 1
+            if dst.state == DONE:
+                # Its process has left the run: the handler's cost stands in for its answer.
+                handler = self.handler_cost(vector, a1, a2)
+                words[board.task_index(dst.task, T_IPI_RECEIVED)] += 1
+                self._push_ack(dst, at + handler, handler, th)
+            else:
+                dst.ipi_waiters.append(th)
+                self.intr_bounds.append((at, target))
+                self.interrupt(target, at, vector, th.cpu, a1, a2)
+        return None
+
+    def _push_ack(self, th: Thread, vtime: int, handler: int, waiter) -> None:
         self.ks.events += 1
         self.seq += 1
-        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT, None))
+        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT, (waiter, handler)))
 
-    def _acked(self, th: Thread, t: int) -> None:
+    def _acked(self, th: Thread, t: int, payload: tuple) -> None:
         """th's interrupt handler finished at t: its initiator may go on."""
-        th.steal += th.handlers.popleft()
-        waiter = th.ipi_waiters.popleft()
+        waiter, handler = payload
+        th.steal += handler
+        if waiter.task is not None:
+            self.words[self.board.task_index(waiter.task, T_IPI_ACKED)] += 1
         waiter.awaiting_acks -= 1
         if waiter.awaiting_acks == 0:
             self.resume(waiter, t)

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from emu.cpu.interrupts import IPI_RENDEZVOUS, handler_cycles
 from emu.cpu.libc import Ctx
-from emu.cpu.td import Td
+from emu.cpu.td import Td, cost_table
 from emu.kernel.kcalls import HANDLERS, unpack_lock
 from emu.kernel.state import KernelState
 from emu.machine import RunSpec
 from emu.protocol import (
+    OP_ARG,
     OP_ATOMIC,
     OP_CALL,
     OP_COUNT,
+    OP_IPI,
     OP_LOCK,
     OP_NOP,
     OP_READ,
@@ -51,6 +54,10 @@ class RecordingTd(Td):
         self.stream.append((op, self.pre, arg))
         self.pre = 0
 
+    def query(self, kcall: int, *args: int) -> object:
+        raise RuntimeError("reference: a kernel call whose value steers the CPU needs the "
+                           "emulator (its streams are recorded before they run)")
+
 
 def record_streams(spec: RunSpec, limit: int) -> list[list[tuple[int, int, int]]]:
     streams = []
@@ -68,10 +75,15 @@ def record_streams(spec: RunSpec, limit: int) -> list[list[tuple[int, int, int]]
 class _Cpu:
     """What the kernel model needs of a thread."""
 
-    def __init__(self, cpu: int) -> None:
+    def __init__(self, cpu: int, task: int) -> None:
         self.cpu = cpu
+        self.task = task
         self.offcpu = False
         self.holding: list = []
+        self.args: list[int] = []
+        self.on_resume = None
+        self.awaiting_acks = 0
+        self.steal = 0
 
 
 def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
@@ -85,7 +97,8 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
     t_end = K * period
     streams = record_streams(spec, limit)
     task_of = {cpu: task for task, cpu in enumerate(spec.cpus)}
-    cpus = {cpu: _Cpu(cpu) for cpu in spec.cpus}
+    cpus = {cpu: _Cpu(cpu, task) for task, cpu in enumerate(spec.cpus)}
+    cost = cost_table(spec.machine)
     pc = [0] * spec.tasks
     held = [0] * spec.tasks
     stamps: list[list[int]] = [[] for _ in range(spec.tasks)]  # vtimes of COUNT ops
@@ -97,6 +110,10 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
         heappush(events, (t, cpu, order[0], fn))
 
     def next_op(task: int, t_done: int) -> None:
+        th = cpus[spec.cpus[task]]
+        if th.steal:  # interrupt handlers ran on this CPU meanwhile (as the engine adds them)
+            t_done += th.steal
+            th.steal = 0
         if pc[task] >= len(streams[task]):
             raise RuntimeError(f"reference: task {task}'s stream ran out; raise the limit")
         push(t_done + streams[task][pc[task]][1], spec.cpus[task])
@@ -105,10 +122,48 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
         def at(self, t: int, cpu: int, fn) -> None:
             push(t, cpu, fn)
 
-        def resume(self, th: _Cpu, t: int) -> None:
+        def resume(self, th, t: int) -> None:
+            fn = th.on_resume
+            if fn is not None:  # a kernel path blocked inside a kernel call goes on
+                th.on_resume = None
+                fn(t)
+                return
+            if not isinstance(th, _Cpu):
+                return
             task = task_of[th.cpu]
             pc[task] += 1
             next_op(task, t)
+
+        def lock(self, th, t: int, lock: int, caller: int) -> int | None:
+            return ks.locks[lock].acquire(th, t, caller)
+
+        def unlock(self, th, t: int, lock: int, caller: int) -> int:
+            return ks.locks[lock].release(th, t)
+
+        def ipi(self, th, t: int, targets, vector: int, a1: int, a2: int) -> int | None:
+            """As the engine: one ICR write per target, each acknowledged after its
+            handler (the CPU that sent it waits for all)."""
+            if not targets:
+                return t
+            for k, target in enumerate(targets):
+                h = handler_cycles(cost, vector, a1, a2)
+                at = t + cost.ipi_latency + k * getattr(cost, "ipi_send", 0) + h
+                th.awaiting_acks += 1
+
+                def acked(t: int, dst=cpus[target], h=h) -> None:
+                    dst.steal += h
+                    th.awaiting_acks -= 1
+                    if th.awaiting_acks == 0:
+                        self.resume(th, t)
+
+                push(at, target, acked)
+            return None
+
+        def ret(self, th, value: object) -> None:
+            pass
+
+        def count_shootdown(self, th) -> None:
+            pass
 
     ks = KernelState(spec, Sim())
     for task in range(spec.tasks):
@@ -140,6 +195,10 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
             t = ks.coh.rmw(arg, cpu, t)
         elif op == OP_CALL:
             t = HANDLERS[arg](ks, th, t)
+        elif op == OP_ARG:
+            th.args.append(arg)
+        elif op == OP_IPI:
+            t = ks.sim.ipi(th, t, (arg,), IPI_RENDEZVOUS, 0, 0)
         elif op != OP_NOP:
             raise RuntimeError(f"reference: op {op} is not modelled here")
         if t is None:

@@ -7,6 +7,16 @@ runs at most that far ahead of the actor.
 
 Actor side (`actor_loop`): feeds batches to the engine (emu/sched/engine.py), which sequences
 all CPUs in (vtime, cpu, seq) order, and sends back DONE replies and interrupts.
+
+Interrupts and the TLB.  An INTR may reach this process while it runs ahead of, or behind,
+the interrupt's virtual delivery time; it is acknowledged at once (its handler's cost depends
+only on the INTR) but its effect on the TLB is posted, not applied.  A CPU that can be shot
+down syncs before every TLB-visible access (`query`/`sync`: it waits until the actor has run
+everything it recorded, and learns its exact virtual time T).  Every IPI sent before T has
+arrived by then (the engine sends the INTR when it runs the sending operation, which comes
+before our op at T in (vtime, cpu, seq) order, and the socket keeps order), and any IPI
+not yet sent is delivered after T (at send time + ipi_latency): so applying exactly the
+posted invalidations due at or before T gives the TLB as it is at T.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from emu.protocol import (
     HELLO,
     INTR,
     OP_NOP,
+    RET,
     ProtocolError,
     pack,
     unpack,
@@ -52,6 +63,7 @@ class VirtualTd(Td):
         self.window = window
         self.vtime = 0             # virtual time at the end of the last finished batch
         self.ended = False
+        self.ret: object = None    # the last RET: a kernel call's value
 
     # ---- kernel-facing operations
 
@@ -65,13 +77,26 @@ class VirtualTd(Td):
         self.ops.extend((op, self.pre, arg))
         self.pre = 0
 
-    def sync(self) -> int:
-        """Wait until the actor has run everything recorded; returns the virtual time."""
+    def sync(self, deliver: bool = True) -> int:
+        """Wait until the actor has run everything recorded; returns the virtual time, and
+        applies the TLB invalidations delivered by then (see the module's docstring)."""
         self._op(OP_NOP, 0)
         self._send(0)
         while self.outstanding:
             self._receive(block=True)
+        if deliver:
+            self.tlb.deliver(self.vtime)
         return self.vtime
+
+    def query(self, kcall: int, *args: int) -> object:
+        """A kernel call whose value this CPU needs now: run it, sync, return its value.
+        The caller applies the TLB invalidations (it knows in what order)."""
+        self.call(kcall, *args)
+        self.ret = None
+        self.sync(deliver=False)
+        if self.ended:
+            raise RunEnded
+        return self.ret
 
     # ---- messages
 
@@ -104,9 +129,11 @@ class VirtualTd(Td):
             if msg[4]:
                 self.ended = True
         elif kind == INTR:
-            vtime, vector, initiator = msg[2], msg[3], msg[4]
-            handler = handle_interrupt(self, self.board, vector, initiator)
+            vtime, vector, initiator, a1, a2 = msg[2:7]
+            handler = handle_interrupt(self, self.board, vtime, vector, initiator, a1, a2)
             self.sock.send(pack(ACK, vtime + handler, handler))
+        elif kind == RET:
+            self.ret = msg[2]
         elif kind == ERROR:
             raise ProtocolError(f"the actor rejected CPU {self.cpu}'s message: {msg[2]}")
         else:
@@ -147,11 +174,15 @@ def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callabl
     def reply(cpu: int, seq: int, vtime: int, stopped: bool) -> None:
         send([idents[cpu], pack(DONE, seq, vtime, stopped)])
 
-    def interrupt(cpu: int, vtime: int, vector: int, initiator: int) -> None:
-        send([idents[cpu], pack(INTR, vtime, vector, initiator)])
+    def interrupt(cpu: int, vtime: int, vector: int, initiator: int, a1: int, a2: int) -> None:
+        send([idents[cpu], pack(INTR, vtime, vector, initiator, a1, a2)])
+
+    def ret_value(cpu: int, value: object) -> None:
+        send([idents[cpu], pack(RET, value)])
 
     engine.reply = reply
     engine.interrupt = interrupt
+    engine.ret_value = ret_value
     recv = router.recv_multipart
     next_publish = 0.0
     while not engine.finished:
@@ -186,6 +217,25 @@ def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callabl
                 send([ident, pack(ERROR, str(exc))])
 
 
+def engine_args(spec, board: CounterBoard) -> dict:
+    """The engine's parameters for a run (the interrupt costs come from the preset)."""
+    from emu.cpu.interrupts import handler_cycles
+    from emu.cpu.td import cost_table
+
+    cost = cost_table(spec.machine)
+    return dict(cpus=spec.cpus, board=board, period=spec.period_cycles,
+                boundaries=spec.boundaries, ipi_latency=cost.ipi_latency,
+                ipi_handler=cost.ipi_handler, ipi_send=getattr(cost, "ipi_send", 0),
+                handler_cost=lambda v, a1, a2: handler_cycles(cost, v, a1, a2))
+
+
+def start_kthreads(ks: KernelState, spec) -> None:
+    """Kernel threads that live in the actor (the page daemon, when the run has one)."""
+    from emu.kernel.vm_pageout import start_pagedaemon
+
+    start_pagedaemon(ks, spec)
+
+
 def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd:
     cls = VirtualTd
     if spec.profile:
@@ -199,11 +249,10 @@ def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> Non
     cls = Engine
     if spec.profile:
         from emu.sched.profile import ProfilingEngine as cls
-    engine = cls(cpus=spec.cpus, board=board, period=spec.period_cycles,
-                 boundaries=spec.boundaries, ipi_latency=spec.machine.cost("ipi_latency"),
-                 ipi_handler=spec.machine.cost("ipi_handler"))
+    engine = cls(**engine_args(spec, board))
     ks = KernelState(spec, engine)
     engine.attach(ks)
+    start_kthreads(ks, spec)
 
     def publish() -> None:
         words = board.words

@@ -4,6 +4,12 @@ Local work is a busy wait of the emulated duration; a lock is a real LOCK/GRANT 
 to the actor, which serves requests in arrival order and hands a released lock to the
 longest waiter.  Useful for watching real contention on a big host; the numbers depend on
 the host's cores and load (DESIGN.md "Time").
+
+Kernel paths that run in the actor (emu/kernel/kthread.py) run here too, with `WallSim` as
+their sequencer: a kernel call that may block (a shootdown waits for ACKs) is a CALL the CPU
+waits on until RET; IPIs are real INTR messages, each CPU invalidates its TLB when it reads
+one (in every wait and at every iteration) and ACKs, and the initiator goes on when the last
+ACK is in.  A CPU that has left the run is acknowledged for.
 """
 
 from __future__ import annotations
@@ -19,13 +25,18 @@ from emu.counters import (
     H_STATE,
     LOCK_WORDS,
     STATE_RUNNING,
+    T_IPI_ACKED,
+    T_IPI_RECEIVED,
+    T_IPI_SENT,
     T_ITERATIONS,
+    T_SHOOTDOWNS,
     T_VTIME,
     CounterBoard,
 )
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
 from emu.kernel.kcalls import HANDLERS, unpack_lock
+from emu.kernel.kthread import BLOCKING
 from emu.kernel.mtx import ACQ, CONT, EVENTS, HOLD, SPIN
 from emu.protocol import (
     ACK,
@@ -37,15 +48,18 @@ from emu.protocol import (
     HELLO,
     INTR,
     LOCK,
+    OP_ARG,
     OP_ATOMIC,
     OP_CALL,
     OP_COUNT,
+    OP_IPI,
     OP_LOCK,
     OP_NAMES,
     OP_OFFCPU,
     OP_READ,
     OP_UNLOCK,
     OP_WRITE,
+    RET,
     UNLOCK,
     ProtocolError,
     pack,
@@ -63,6 +77,9 @@ class WallTd(Td):
         self.iter_index = board.task_index(self.task, T_ITERATIONS)
         self.vtime_index = board.task_index(self.task, T_VTIME)
         self.t0 = self.deadline
+        self.args: list[int] = []
+        self.ret: object = None
+        self.got_ret = False
 
     def cycles(self, n: int) -> None:
         now = time.perf_counter_ns()
@@ -85,14 +102,44 @@ class WallTd(Td):
             self.sock.send(pack(UNLOCK, arg))
         elif op == OP_ATOMIC:
             self.sock.send(pack(ATOMIC, arg))
+        elif op == OP_ARG:
+            self.args.append(arg)
         elif op == OP_CALL:
-            self.sock.send(pack(CALL, arg))
+            args, self.args = self.args, []
+            wait = arg in BLOCKING
+            self.sock.send(pack(CALL, arg, args, wait))
+            if wait:
+                self._await_ret()
+        elif op == OP_IPI:
+            from emu.kernel.smp import IPI_K
+
+            self.sock.send(pack(CALL, IPI_K, [arg], True))
+            self._await_ret()
         elif op == OP_OFFCPU:
             time.sleep(arg / self.machine.freq_hz)
         elif op == OP_COUNT:
             self.count()
         elif op not in (OP_READ, OP_WRITE):
             raise NotImplementedError(f"{OP_NAMES[op]} under the wall clock is not modelled yet")
+
+    def query(self, kcall: int, *args: int) -> object:
+        self.sock.send(pack(CALL, kcall, list(args), True))
+        return self._await_ret()
+
+    def sync(self, deliver: bool = True) -> int:
+        """Take the interrupts already here (their invalidations apply on arrival)."""
+        while self.sock.poll(0):
+            self._other(unpack(self.sock.recv()))
+        self.vtime = int((time.perf_counter_ns() - self.t0) / self.ns_per_cycle)
+        return self.vtime
+
+    def _await_ret(self) -> object:
+        """Wait for the RET of the kernel call just sent, answering interrupts meanwhile."""
+        self.got_ret = False
+        while not self.got_ret:
+            self._other(unpack(self.sock.recv()))
+        self.vtime = int((time.perf_counter_ns() - self.t0) / self.ns_per_cycle)
+        return self.ret
 
     def count(self) -> None:  # noqa: D102 - the hot path skips _op's dispatch
         words = self.board.words
@@ -105,9 +152,12 @@ class WallTd(Td):
 
     def _other(self, msg: list) -> None:
         if msg[1] == INTR:
-            handler = handle_interrupt(self, self.board, msg[3], msg[4])
+            handler = handle_interrupt(self, self.board, *msg[2:7])
+            self.tlb.deliver(None)    # host time: the invalidation happens now
             self.cycles(handler)
             self.sock.send(pack(ACK, msg[2], handler))
+        elif msg[1] == RET:
+            self.ret, self.got_ret = msg[2], True
         elif msg[1] == ERROR:
             raise ProtocolError(f"the actor rejected CPU {self.cpu}'s message: {msg[2]}")
         else:
@@ -123,8 +173,8 @@ class WallLock:
     __slots__ = ("owner", "waiters", "acquired_at", "stats")
 
     def __init__(self) -> None:
-        self.owner = b""
-        self.waiters: deque[tuple[bytes, int, int]] = deque()
+        self.owner = None      # the _Caller holding it
+        self.waiters: deque[tuple] = deque()  # (caller, since, arg or None: a kernel path)
         self.acquired_at = 0
         self.stats = [0] * LOCK_WORDS
 
@@ -132,24 +182,155 @@ class WallLock:
 class _Caller:
     """The thread a kernel call runs for, as the kernel model sees it."""
 
-    def __init__(self, cpu: int) -> None:
+    def __init__(self, cpu: int, task: int | None, ident: bytes) -> None:
         self.cpu = cpu
+        self.task = task
+        self.ident = ident
         self.offcpu = False
         self.holding: list = []
+        self.args: list[int] = []
+        self.on_resume = None
+        self.awaiting_acks = 0
+        self.ret_value: object = None
+        self.waiting = False   # its CPU waits for a RET
 
 
-def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
+class WallSim:
+    """The wall clock's sequencer for kernel paths in the actor: everything happens now, in
+    arrival order; `at` callbacks run as soon as the current message is done."""
+
+    def __init__(self, send, locks: list[WallLock], board: CounterBoard, freq_hz: int) -> None:
+        self.send = send
+        self.locks = locks
+        self.board = board
+        self.cycles_per_ns = freq_hz / 1e9
+        self.later: deque = deque()
+        self.pending: dict[bytes, deque] = {}   # per CPU: initiators of INTRs not ACKed
+        self.gone: set[bytes] = set()
+        self.events = 0
+
+    def _word(self, th, field: int) -> None:
+        if th.task is not None:
+            self.board.words[self.board.task_index(th.task, field)] += 1
+
+    def at(self, t: int, cpu: int, fn) -> None:
+        self.later.append((fn, t))
+
+    def run_later(self) -> None:
+        while self.later:
+            fn, t = self.later.popleft()
+            fn(t)
+
+    def resume(self, th, t: int) -> None:
+        fn = th.on_resume
+        if fn is not None:
+            th.on_resume = None
+            fn(t)
+        elif th.waiting:  # the kernel call it waits on is over
+            th.waiting = False
+            self.send([th.ident, pack(RET, th.ret_value)])
+
+    def ret(self, th, value: object) -> None:
+        th.ret_value = value
+
+    def count_shootdown(self, th) -> None:
+        self._word(th, T_SHOOTDOWNS)
+
+    # locks, for kernel paths and for LOCK/UNLOCK messages alike
+    def lock(self, th, t: int, lock_id: int, caller: int, arg: int | None = None) -> int | None:
+        lock, now = self.locks[lock_id], time.perf_counter_ns()
+        lock.stats[EVENTS] += 1
+        if lock.owner is None:
+            self._grant(lock, th, arg, now, now, queued=False)
+            return t
+        lock.stats[CONT] += 1
+        lock.waiters.append((th, now, arg))
+        return None
+
+    def unlock(self, th, t: int, lock_id: int, caller: int) -> int:
+        lock, now = self.locks[lock_id], time.perf_counter_ns()
+        if lock.owner is not th:
+            raise ProtocolError(f"UNLOCK of lock {lock_id} it does not own")
+        lock.stats[EVENTS] += 1
+        lock.stats[HOLD] += int((now - lock.acquired_at) * self.cycles_per_ns)
+        lock.owner = None
+        if lock.waiters:
+            waiter, since, arg = lock.waiters.popleft()
+            self._grant(lock, waiter, arg, since, now, queued=True)
+        return t
+
+    def _grant(self, lock: WallLock, th, arg: int | None, since: int, now: int,
+               queued: bool) -> None:
+        lock.owner = th
+        lock.acquired_at = now
+        lock.stats[ACQ] += 1
+        lock.stats[SPIN] += int((now - since) * self.cycles_per_ns)
+        if arg is not None:
+            self.send([th.ident, pack(GRANT, arg)])  # echoes the LOCK's argument
+        elif queued:  # a kernel path waited for it: it goes on
+            self.later.append((lambda t, th=th: self.resume(th, t), 0))
+
+    # interrupts
+    def ipi(self, th, t: int, targets, vector: int, a1: int, a2: int) -> int | None:
+        for target in targets:
+            ident = str(target).encode()
+            th.awaiting_acks += 1
+            self._word(th, T_IPI_SENT)
+            self.events += 1
+            if ident in self.gone:
+                self._acked(th, ident, received=True)
+            else:
+                self.pending.setdefault(ident, deque()).append(th)
+                self.send([ident, pack(INTR, 0, vector, th.cpu, a1, a2)])
+        return t if th.awaiting_acks == 0 else None
+
+    def ack(self, ident: bytes) -> None:
+        q = self.pending.get(ident)
+        if not q:
+            raise ProtocolError(f"ACK from CPU {ident!r}, which has no interrupt pending")
+        self.events += 1
+        self._acked(q.popleft(), ident)
+
+    def _acked(self, th, ident: bytes, received: bool = False) -> None:
+        if received:  # its process has left: the handler's run stands in for its answer
+            task = self.task_of.get(ident)
+            if task is not None:
+                self.board.words[self.board.task_index(task, T_IPI_RECEIVED)] += 1
+        self._word(th, T_IPI_ACKED)
+        th.awaiting_acks -= 1
+        if th.awaiting_acks == 0:
+            self.later.append((lambda t, th=th: self.resume(th, t), 0))
+
+    def leave(self, ident: bytes) -> None:
+        self.gone.add(ident)
+        for th in self.pending.pop(ident, ()):
+            self._acked(th, ident, received=True)
+
+
+def actor_loop(router: zmq.Socket, cpus: list[int], nlocks: int, freq_hz: int,
                board: CounterBoard, alive: callable, ks=None) -> None:
     """Serve LOCK/UNLOCK/ATOMIC/CALL in arrival order until every CPU said BYE.  Kernel
     calls update the shared state in `ks`; their virtual-time result means nothing here."""
     locks = [WallLock() for _ in range(nlocks)]
-    cycles_per_ns = freq_hz / 1e9
-    clock = time.perf_counter_ns
     send = router.send_multipart
-    active = ncpus
+    sim = WallSim(send, locks, board, freq_hz)
+    sim.task_of = {str(cpu).encode(): task for task, cpu in enumerate(cpus)}
+    if ks is not None:
+        ks.sim = sim
+    active = len(cpus)
     events = 0
     callers: dict[bytes, _Caller] = {}
     served = 0
+
+    def caller_of(ident: bytes) -> _Caller:
+        th = callers.get(ident)
+        if th is None:
+            try:
+                cpu = int(ident)
+            except ValueError:
+                raise ProtocolError(f"peer identity {ident!r} is not a CPU id") from None
+            th = callers[ident] = _Caller(cpu, sim.task_of.get(ident), ident)
+        return th
 
     def publish() -> None:
         words = board.words
@@ -157,14 +338,8 @@ def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
             base = board.lock_index(i)
             for f, v in enumerate(lock.stats):
                 words[base + f] = v
-        words[H_EVENTS] = events + sum(lock.stats[EVENTS] for lock in locks)
+        words[H_EVENTS] = events + sim.events + sum(lock.stats[EVENTS] for lock in locks)
         words[H_HEARTBEAT] = served
-
-    def grant(lock: WallLock, ident: bytes, arg: int, now: int) -> None:
-        lock.owner = ident
-        lock.acquired_at = now
-        lock.stats[ACQ] += 1
-        send([ident, pack(GRANT, arg)])  # echoes the LOCK's argument
 
     while active:
         if not router.poll(500):
@@ -180,36 +355,30 @@ def actor_loop(router: zmq.Socket, ncpus: int, nlocks: int, freq_hz: int,
                 lock_id = unpack_lock(msg[2])[0] if isinstance(msg[2], int) else msg[2]
                 if not (isinstance(lock_id, int) and 0 <= lock_id < nlocks):
                     raise ProtocolError(f"no lock {lock_id!r}")
-                lock = locks[lock_id]
-                now = clock()
-                lock.stats[EVENTS] += 1
                 if kind == LOCK:
-                    if not lock.owner:
-                        grant(lock, ident, msg[2], now)
-                    else:
-                        lock.stats[CONT] += 1
-                        lock.waiters.append((ident, now, msg[2]))
+                    sim.lock(caller_of(ident), 0, lock_id, 0, msg[2])
                 else:
-                    if lock.owner != ident:
-                        raise ProtocolError(f"UNLOCK of lock {lock_id} it does not own")
-                    lock.stats[HOLD] += int((now - lock.acquired_at) * cycles_per_ns)
-                    lock.owner = b""
-                    if lock.waiters:
-                        waiter, since, arg = lock.waiters.popleft()
-                        lock.stats[SPIN] += int((now - since) * cycles_per_ns)
-                        grant(lock, waiter, arg, now)
+                    sim.unlock(caller_of(ident), 0, lock_id, 0)
             elif kind == ATOMIC:
                 events += 1
             elif kind == CALL:
-                if not (isinstance(msg[2], int) and 0 <= msg[2] < len(HANDLERS)) or ks is None:
-                    raise ProtocolError(f"no kernel call {msg[2]!r}")
-                HANDLERS[msg[2]](ks, callers.setdefault(ident, _Caller(int(ident))), 0)
+                kid, args, wait = msg[2], msg[3], msg[4]
+                if not (isinstance(kid, int) and 0 <= kid < len(HANDLERS)) or ks is None \
+                        or not isinstance(args, list):
+                    raise ProtocolError(f"no kernel call {kid!r}")
+                th = caller_of(ident)
+                th.args, th.ret_value, th.waiting = list(args), None, bool(wait)
+                if HANDLERS[kid](ks, th, 0) is not None and th.waiting:
+                    th.waiting = False
+                    send([ident, pack(RET, th.ret_value)])
             elif kind == ACK:
-                events += 1
+                sim.ack(ident)
             elif kind == BYE:
+                sim.leave(ident)
                 active -= 1
             elif kind != HELLO:
                 raise ProtocolError(f"unexpected message kind {kind} from a CPU")
+            sim.run_later()
         except ProtocolError as exc:
             send([ident, pack(ERROR, str(exc))])
         if served % 512 == 0:
@@ -226,5 +395,5 @@ def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> Non
     from emu.kernel.state import KernelState
 
     ks = KernelState(spec, sim=None)
-    actor_loop(router, spec.tasks, len(spec.kernel.locks), spec.machine.freq_hz, board, alive,
+    actor_loop(router, spec.cpus, len(spec.kernel.locks), spec.machine.freq_hz, board, alive,
                ks)

@@ -1,0 +1,334 @@
+"""Kernel paths written once, run where their state lives.
+
+A path over VM state (vm_fault, pmap_enter, pmap_remove, a TLB shootdown, the page daemon)
+is a generator that yields what it does to the machine:
+
+    Cycles(n)               local work
+    Read/Write/Rmw(line)    an access to a cache line of kernel data
+    Lock(id)/Unlock(id)     a kernel mutex (id None: one only this CPU ever takes)
+    Ipi(targets, ...)       interrupt those CPUs and spin until every one acknowledged
+    Sleep(chan)             sleep until wakeup(chan)
+    Delay(n)                be off the CPU for n cycles
+    SYNC                    what follows happens at this point of virtual time
+    NOW                     -> the virtual time here (None on a private path)
+
+Two drivers run them:
+
+* `run_local(td, gen)`, in a CPU process, for state private to that CPU (a `_processes`
+  task's address space): costs become `td.cycles`, mutexes `td.mtx_lock` operations.
+* `start(...)`, in the kernel actor, for shared state (a `_threads` address space, the page
+  daemon): it advances virtual time itself and blocks on the sequencer, `ks.sim`, which
+  offers at/resume/lock/unlock/ipi/ret (the engine, the reference simulation, the wall
+  clock's actor).  Before a mutex, an IPI, a sleep or a SYNC it waits for the event time
+  to reach its own, so every change of shared state happens at its exact virtual time.
+
+A generator registered with `gcall` is a kernel call: `td.call(id, *args)` runs it in the
+actor as one operation of the CPU's stream, which goes on when the generator returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, NamedTuple
+
+from emu.kernel.kcalls import kcall
+
+
+class Cycles(NamedTuple):
+    n: int
+
+
+class Read(NamedTuple):
+    line: Any
+
+
+class Write(NamedTuple):
+    line: Any
+
+
+class Rmw(NamedTuple):
+    line: Any
+
+
+class Lock(NamedTuple):
+    lock: int | None
+    caller: int = 0
+
+
+class Unlock(NamedTuple):
+    lock: int | None
+    caller: int = 0
+
+
+class Ipi(NamedTuple):
+    targets: tuple[int, ...]
+    vector: int
+    a1: int = 0
+    a2: int = 0
+
+
+class Sleep(NamedTuple):
+    chan: Any
+
+
+class Delay(NamedTuple):
+    n: int
+
+
+class _Mark(NamedTuple):
+    name: str
+
+
+SYNC = _Mark("SYNC")
+NOW = _Mark("NOW")
+
+KPath = Generator[Any, Any, Any]
+
+BLOCKING: set[int] = set()  # kernel calls that may block: the wall clock's CPU waits for them
+
+
+class KCtx:
+    """What a kernel path sees of where it runs: costs, CPU, VM state, the actor (if any)."""
+
+    __slots__ = ("cost", "cpu", "vm", "ks", "th", "td", "rng")
+
+    def __init__(self, cost, cpu: int, vm, ks=None, th=None, td=None, rng=None) -> None:
+        self.cost = cost
+        self.cpu = cpu
+        self.vm = vm
+        self.ks = ks
+        self.th = th
+        self.td = td
+        self.rng = rng
+
+    @property
+    def shared(self) -> bool:
+        return self.ks is not None
+
+
+# ------------------------------------------------------------------ in a CPU process
+
+def run_local(td, gen: KPath) -> Any:
+    """Run a kernel path on this CPU's private state; returns its value."""
+    cost = td.cost
+    value = None
+    try:
+        while True:
+            req = gen.send(value)
+            value = None
+            k = req.__class__
+            if k is Cycles:
+                td.cycles(req[0])
+            elif k is Rmw:
+                td.cycles(cost.atomic_local)
+            elif k is Read or k is Write:
+                td.cycles(cost.l1_hit)
+            elif k is Lock:
+                if req[0] is None:
+                    td.cycles(cost.atomic_local)
+                else:
+                    td.mtx_lock(req[0], req[1])
+            elif k is Unlock:
+                if req[0] is None:
+                    td.cycles(cost.atomic_local)
+                else:
+                    td.mtx_unlock(req[0], req[1])
+            elif k is not _Mark:
+                raise RuntimeError(f"{req!r} needs shared kernel state: not on a private path")
+    except StopIteration as stop:
+        return stop.value
+
+
+# ------------------------------------------------------------------ in the kernel actor
+
+_BLOCKED = object()
+
+
+class _Run:
+    """One kernel path being driven in the actor for thread `th`."""
+
+    __slots__ = ("ks", "sim", "th", "gen", "t", "now", "pending", "on_done")
+
+    def __init__(self, ks, th, gen: KPath, t: int, on_done: Callable[[int], None] | None):
+        self.ks = ks
+        self.sim = ks.sim
+        self.th = th
+        self.gen = gen
+        self.t = t
+        self.now = t        # the event time we run at; -1: unknown (resumed by a callback)
+        self.pending = None
+        self.on_done = on_done
+
+    def go(self, value: Any) -> Any:
+        """Run until the path blocks (_BLOCKED) or returns ((t, value))."""
+        gen, th, coh = self.gen, self.th, self.ks.coh
+        cpu = th.cpu
+        t = self.t
+        try:
+            while True:
+                req = gen.send(value)
+                value = None
+                k = req.__class__
+                if k is Cycles:
+                    t += req[0]
+                    continue
+                if k is Rmw:
+                    t = coh.rmw(req[0], cpu, t)
+                    continue
+                if k is Read:
+                    t = coh.read(req[0], cpu, t)
+                    continue
+                if k is Write:
+                    t = coh.write(req[0], cpu, t)
+                    continue
+                if req is NOW:
+                    value = t
+                    continue
+                if t != self.now:  # first let virtual time reach t
+                    self.t, self.pending = t, req
+                    self.sim.at(t, cpu, self._at)
+                    return _BLOCKED
+                r = self._perform(req, t)
+                if r is None:
+                    return _BLOCKED
+                value = t = r
+        except StopIteration as stop:
+            self.t = t
+            return (t, stop.value)
+
+    def _perform(self, req: Any, t: int) -> int | None:
+        k, sim, th = req.__class__, self.sim, self.th
+        if k is Lock:
+            if req[0] is None:
+                return t + self.ks.cost.atomic_local
+            th.on_resume = self._resumed
+            r = sim.lock(th, t, req[0], req[1])
+            if r is not None:
+                th.on_resume = None
+            return r
+        if k is Unlock:
+            if req[0] is None:
+                return t + self.ks.cost.atomic_local
+            return sim.unlock(th, t, req[0], req[1])
+        if k is Ipi:
+            th.on_resume = self._resumed
+            r = sim.ipi(th, t, req.targets, req.vector, req.a1, req.a2)
+            if r is not None:
+                th.on_resume = None
+            return r
+        if k is Sleep:
+            th.on_resume = self._resumed
+            sleepq(self.ks).setdefault(req[0], []).append(th)
+            return None
+        if k is Delay:
+            sim.at(t + req[0], th.cpu, self._resumed_at)
+            return None
+        if req is SYNC:
+            return t
+        raise RuntimeError(f"unknown kernel path request {req!r}")
+
+    def _at(self, t: int) -> None:
+        """Virtual time reached the pending request's time."""
+        self.now = t
+        req, self.pending = self.pending, None
+        r = self._perform(req, t)
+        if r is not None:
+            self._continue(r)
+
+    def _resumed_at(self, t: int) -> None:
+        self.now = t
+        self._continue(t)
+
+    def _resumed(self, t: int) -> None:
+        self.now = -1  # woken from a callback: its event time is not known here
+        self._continue(t)
+
+    def _continue(self, t: int) -> None:
+        self.t = t
+        res = self.go(t)
+        if res is not _BLOCKED:
+            self._complete(res)
+
+    def _complete(self, res: tuple[int, Any]) -> None:
+        t, value = res
+        if value is not None:
+            self.sim.ret(self.th, value)
+        if self.on_done is not None:
+            self.on_done(t)
+
+
+def start(ks, th, gen: KPath, t: int, on_done: Callable[[int], None] | None = None
+          ) -> int | None:
+    """Drive `gen` for `th` from event time t.  Returns the time it finished, or None if it
+    blocked: then `on_done(t)` (default: ks.sim.resume(th, t), the thread goes on) follows."""
+    if on_done is None:
+        sim = ks.sim
+        on_done = lambda t_done: sim.resume(th, t_done)  # noqa: E731
+    run = _Run(ks, th, gen, t, on_done)
+    res = run.go(None)
+    if res is _BLOCKED:
+        return None
+    t_done, value = res
+    if value is not None:
+        ks.sim.ret(th, value)
+    return t_done
+
+
+def sleepq(ks) -> dict:
+    q = getattr(ks.s, "sleepq", None)
+    if q is None:
+        q = ks.s.sleepq = {}
+    return q
+
+
+def wakeup(ks, chan: Any, t: int, delay: int = 0) -> int:
+    """wakeup(chan) at t: every sleeper runs again `delay` later.  Returns how many."""
+    q = sleepq(ks).pop(chan, None) or []
+    sim = ks.sim
+    for th in q:
+        sim.at(t + delay, th.cpu, lambda t, th=th: sim.resume(th, t))
+    return len(q)
+
+
+class KThread:
+    """A kernel thread with no CPU process of its own (the page daemon): it lives in the
+    actor, bound to CPU `cpu`, and runs one kernel path."""
+
+    def __init__(self, cpu: int, name: str) -> None:
+        self.cpu = cpu
+        self.name = name
+        self.task = None
+        self.holding: list = []
+        self.offcpu = False
+        self.on_resume: Callable[[int], None] | None = None
+        self.awaiting_acks = 0
+        self.args: list[int] = []
+        self.ipi_waiters: list = []
+        self.done = False
+
+
+def spawn(ks, th: KThread, gen_fn: Callable[..., KPath], ctx: KCtx, at: int = 0) -> None:
+    """Start kernel thread `th` running gen_fn(ctx) at virtual time `at`."""
+
+    def done(t: int) -> None:
+        th.done = True
+
+    def begin(t: int) -> None:
+        if start(ks, th, gen_fn(ctx), t, done) is not None:
+            th.done = True
+
+    ks.sim.at(at, th.cpu, begin)
+
+
+def gcall(gen_fn: Callable[..., KPath]) -> int:
+    """Register kernel path gen_fn(ctx, *args) as a kernel call; returns its id."""
+    from emu.kernel.vmspace import actor_ctx
+
+    def handler(ks, th, t: int) -> int | None:
+        args, th.args = th.args, []
+        return start(ks, th, gen_fn(actor_ctx(ks, th), *args), t)
+
+    handler.__name__ = gen_fn.__name__
+    kid = kcall(handler)
+    BLOCKING.add(kid)
+    return kid

@@ -1,0 +1,182 @@
+"""Address-space state (struct vmspace: the map's entries and objects, the pmap) and where it
+lives.
+
+Code runs where it would run.  A `_processes` task's address space is private: its entries,
+objects, page table and PV entries live in its CPU process (`local_vm`), and the kernel paths
+over them run there.  A `_threads` address space is shared by every task: its state lives in
+the kernel actor (`shared_vm`) and the paths over it run there as kernel calls, touching the
+cache lines a real CPU would (page-table lines, PV list locks, the pmap mutex).  The TLBs stay
+in the CPU processes either way (emu/cpu/tlb.py).
+
+Each CPU process also keeps its own copy of the map's *ranges* (emu/kernel/proc.py VmMap),
+which is what mmap's vm_map_findspace and munmap's entry walk use; the objects behind the
+ranges are here.
+"""
+
+from __future__ import annotations
+
+from emu.kernel.kthread import KCtx
+from emu.kernel.vm_page import OBJT_DEFAULT, PAGE_SHIFT, PhysMem, VmObject, VmPage
+
+NPV_LIST_LOCKS = 256   # amd64 pmap.c: NPV_LIST_LOCKS = MAXCPU, hashed by 2MB frame
+
+# amd64 PTE bits (pmap.h): valid, writable, user, accessed, modified, managed (PG_AVAIL2).
+PG_V, PG_RW, PG_U, PG_A, PG_M, PG_MANAGED = 0x001, 0x002, 0x004, 0x020, 0x040, 0x400
+
+
+class Pmap:
+    """A page table (va -> pte, the frame in the bits above 12) and pm_active."""
+
+    __slots__ = ("pid", "lock_id", "pte", "pm_active")
+
+    def __init__(self, pid: int, lock_id: int | None) -> None:
+        self.pid = pid
+        self.lock_id = lock_id      # PMAP_LOCK: a shared mutex, or None (private)
+        self.pte: dict[int, int] = {}
+        self.pm_active: set[int] = set()
+
+    def vas(self, sva: int, eva: int) -> list[int]:
+        """The mapped pages in [sva, eva), in address order."""
+        pte = self.pte
+        if (eva - sva) >> PAGE_SHIFT <= len(pte):
+            return [va for va in range(sva, eva, 1 << PAGE_SHIFT) if va in pte]
+        return sorted(va for va in pte if sva <= va < eva)
+
+
+class MapEntry:
+    """A vm_map_entry: its object (None until the first fault of an anonymous mapping),
+    the object's page at `start`, copy-on-write (a private file mapping) with the shadow
+    object its written pages go to, and whether it may be written."""
+
+    __slots__ = ("start", "end", "object", "offset", "cow", "shadow", "writable")
+
+    def __init__(self, start: int, end: int, obj: VmObject | None, offset: int, cow: bool,
+                 writable: bool) -> None:
+        self.start, self.end = start, end
+        self.object, self.offset = obj, offset
+        self.cow, self.shadow, self.writable = cow, None, writable
+
+
+class VmState:
+    """The VM state of one place: a CPU process (its private spaces) or the actor."""
+
+    def __init__(self, ids, cpu_base: int = 0) -> None:
+        self.ids = ids
+        self.free_lock: int = ids.vm_free_lock
+        self.smp_ipi_mtx: int = ids.smp_ipi_mtx
+        self.smp_tlb_line: int = ids.smp_tlb_line
+        self.pv_lines: list[int] = ids.pv_lines
+        self.phys = PhysMem(base=(cpu_base << 28) + 1)
+        self.pmaps: dict[int, Pmap] = {}
+        self.maps: dict[int, dict[int, MapEntry]] = {}
+        self.hint: dict[int, MapEntry] = {}
+        self.map_locks: dict[int, int] = {}        # shared maps' locks (sx, taken shared)
+        self.map_gen: dict[int, int] = {}          # a shared map's timestamp: bumped by changes
+        self.ranges: dict[int, dict[int, int]] = {}  # a private map's ranges (proc.VmMap)
+        self.uncharged: set[tuple[int, int]] = set()  # (pid, start) of entries not charged
+        self.vnodes: set[tuple[int, int]] = set()     # (pid, start) of entries mapping a file
+        self.files: dict[int, VmObject] = {}
+        self.next_oid = (cpu_base << 20) + 1
+        self.check = None     # emu.kernel.invariant.Checker, when the run checks the invariant
+        self.invl = None      # emu.kernel.invl: delayed-invalidation semantics, when tracked
+        self.unmapped: dict[int, set[VmPage]] = {}  # pages each open DI section unmapped
+
+    # pages and objects
+    @property
+    def pages(self) -> dict[int, VmPage]:
+        return self.phys.pages
+
+    def page(self, pte: int) -> VmPage:
+        return self.phys.pages[pte >> PAGE_SHIFT]
+
+    def new_object(self, type: str = OBJT_DEFAULT, size: int = 0) -> VmObject:
+        obj = VmObject(self.next_oid, type, size)
+        self.next_oid += 1
+        return obj
+
+    def pv_line(self, m: VmPage) -> int:
+        """The PV list lock of a page: PHYS_TO_PV_LIST_LOCK, by its 2MB frame."""
+        return self.pv_lines[(m.pa >> 9) % NPV_LIST_LOCKS]
+
+    # maps
+    def map(self, pid: int) -> dict[int, MapEntry]:
+        m = self.maps.get(pid)
+        if m is None:
+            m = self.maps[pid] = {}
+        return m
+
+    def lookup(self, pid: int, va: int) -> MapEntry | None:
+        e = self.hint.get(pid)
+        entries = self.map(pid)
+        if e is not None and e.start <= va < e.end and entries.get(e.start) is e:
+            return e
+        for e in entries.values():
+            if e.start <= va < e.end:
+                self.hint[pid] = e
+                return e
+        # A private anonymous mapping gets its entry here at its first fault (mmap1 never
+        # pays for one).
+        for s, end in self.ranges.get(pid, {}).items():
+            if s <= va < end:
+                e = entries[s] = MapEntry(s, end, None, 0, False, True)
+                self.hint[pid] = e
+                return e
+        return None
+
+    def trace(self, k: KCtx, t: int, kind: str, m: VmPage | None, text: str,
+              va: int = -1) -> None:
+        """Log an event for the checker's trace (paths call it only when vm.check is set,
+        with t from `yield NOW`)."""
+        self.check.event(k, t, kind, m, text, va)
+
+
+def pt_line(pid: int, va: int) -> tuple:
+    """The cache line of a PTE: eight 8-byte PTEs, 32 KB of address space."""
+    return ("pte", pid, va >> 15)
+
+
+# ------------------------------------------------------------------ where a path runs
+
+def local_vm(td) -> VmState:
+    """This CPU's private VM state (a `_processes` task's address space)."""
+    vm = td.vm
+    if vm is None:
+        vm = td.vm = VmState(td.kernel.ids, cpu_base=td.cpu + 1)
+    return vm
+
+
+def local_ctx(td) -> KCtx:
+    k = getattr(td, "_kctx", None)
+    if k is None:
+        k = td._kctx = KCtx(td.cost, td.cpu, local_vm(td), td=td, rng=td.rng)
+    return k
+
+
+def local_pmap(td, p) -> Pmap:
+    """A private address space's pmap (made at its first use: pmap_activate)."""
+    vm = local_vm(td)
+    pmap = vm.pmaps.get(p.pid)
+    if pmap is None:
+        pmap = vm.pmaps[p.pid] = Pmap(p.pid, None)
+        pmap.pm_active.add(td.cpu)   # a private space runs on this CPU only
+        vm.ranges[p.pid] = p.vm_map.entries
+    return pmap
+
+
+def shared_vm(ks) -> VmState:
+    """The actor's VM state: every shared (`_threads`) address space."""
+    vm = getattr(ks.s, "vm", None)
+    if vm is None:
+        vm = ks.s.vm = VmState(ks.ids)
+        for pid, (map_lock, pmap_lock) in ks.ids.vm_shared.items():
+            vm.pmaps[pid] = Pmap(pid, pmap_lock)
+            vm.map_locks[pid] = map_lock
+            vm.map(pid)
+        setup = getattr(ks.s, "vm_setup", None)
+        for fn in setup or ():
+            fn(vm)
+    return vm
+
+
+def actor_ctx(ks, th) -> KCtx:
+    return KCtx(ks.cost, th.cpu, shared_vm(ks), ks=ks, th=th)

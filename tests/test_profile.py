@@ -1,0 +1,102 @@
+"""`emu run --profile`: pmcstat -T's layout, the attribution of cycles, determinism."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from emu.report.pmcstat import SAMPLE_CYCLES, format_row, pmcstat_report
+from emu.sched.profile import MTX_SLEEP, MTX_SPIN, merge_profile
+from tests.conftest import FAST, emu
+
+HEADER = re.compile(r"^PMC: \[UNHALTED_CORE_CYCLES\] Samples: \d+ \(100\.0%\) , \d+ unresolved$")
+RUN = ["run", "mmap1_processes", "-t", "4", "-s", "1", *FAST]
+
+
+def row(image: str, func: str, caller: str, cycles: int) -> dict:
+    return {"image": image, "function": func, "caller": caller, "cycles": cycles}
+
+
+# ---------------------------------------------------------------- the layout
+
+
+def test_row_is_pmcstat_cgnode_topprint():
+    # "%5.5s" of "%.1f", " %-10.10s %-20.20s", then " name:pct" per caller when several.
+    line = format_row("kernel", "pmap_delayed_invl_started", 12.34,
+                      [("pmap_remove", 12.0), ("other", 0.3)])
+    assert line == " 12.3 kernel     pmap_delayed_invl_st pmap_remove"  # one shown: no pct
+    line = format_row("kernel", "__mtx_lock_sleep", 60.55,
+                      [("pmap_delayed_invl_started", 30.0), ("swap_reserve_by_cred", 2.0)])
+    assert line == (" 60.5 kernel     __mtx_lock_sleep     pmap_delayed_invl_started:30.0 "
+                    "swap_reserve_by_cred:2.0")
+    assert format_row("mmap1_processes", "testcase", 100.0, []) == \
+        "100.0 mmap1_proc testcase            "
+
+
+def test_callers_stop_at_the_display_width():
+    callers = [(f"caller_number_{i:02d}_with_a_long_name", 1.0) for i in range(40)]
+    line = format_row("kernel", "f", 40.0, callers)
+    assert line.endswith(" ...") and len(line) <= 1024
+
+
+def test_report_header_threshold_and_order():
+    total = 200 * SAMPLE_CYCLES
+    profile = {"rows": [row("kernel", "a", "x", total // 2), row("kernel", "b", "-", total // 4),
+                        row("kernel", "a", "y", total // 4 - 1000),
+                        row("kernel", "tiny", "-", 1000)],
+               "unresolved_cycles": 3 * SAMPLE_CYCLES}
+    lines = pmcstat_report(profile).splitlines()
+    assert HEADER.match(lines[0]) and lines[0].endswith(", 3 unresolved")
+    assert "Samples: 203 " in lines[0]
+    assert lines[1] == ""
+    assert lines[2] == "%SAMP IMAGE      FUNCTION             CALLERS"
+    assert lines[3].startswith(" 75.0 kernel     a                    x:50.0 y:25.0")
+    assert lines[4].startswith(" 25.0 kernel     b")
+    assert len(lines) == 5  # `tiny` is under pmcstat's 0.5% threshold
+
+
+def test_shared_op_cycles_split_by_who_issued_them():
+    cpu_docs = {0: {"local": [["kernel", "f", "g", 100]],
+                    "ops": [[4, 7, "kernel", "crhold", "vm_map_insert", 3],
+                            [4, 7, "kernel", "crfree", "vm_map_entry_delete", 1]]}}
+    actor = {"ops": [[0, 4, 7, 400], [0, 6, 9, 50]], "steal": [[0, 30]]}
+    locks = [{"name": "invl_gen_mtx", "callers": [
+                 {"caller": "pmap_delayed_invl_started", "spin_cycles": 70}]},
+             {"name": "smp_ipi_mtx", "callers": [{"caller": "smp_targeted", "spin_cycles": 5}]}]
+    prof = merge_profile(cpu_docs, actor, locks, {"smp_ipi_mtx"})
+    got = {(r["function"], r["caller"]): r["cycles"] for r in prof["rows"]}
+    assert got[("crhold", "vm_map_insert")] == 300 and got[("crfree", "vm_map_entry_delete")] == 100
+    assert got[("f", "g")] == 100
+    assert got[(MTX_SLEEP, "pmap_delayed_invl_started")] == 70
+    assert got[(MTX_SPIN, "smp_targeted")] == 5
+    assert got[("ipi_handler", "-")] == 30
+    assert prof["unresolved_cycles"] == 50  # nobody counted issuing (6, 9)
+
+
+# ---------------------------------------------------------------- a real run
+
+
+def test_profile_names_the_collapse_and_is_deterministic(tmp_path):
+    first = emu(*RUN, "--profile", "--json", str(tmp_path / "run.json"))
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    report = out[out.index("PMC:"):]
+    lines = report.splitlines()
+    assert HEADER.match(lines[0])
+    assert lines[2] == "%SAMP IMAGE      FUNCTION             CALLERS"
+    sleep = next(line for line in lines if " __mtx_lock_sleep " in line)
+    assert "pmap_delayed_invl_started" in sleep  # the write-up's profile
+    assert any(" sys_munmap " in line and line.rstrip().endswith("munmap") for line in lines)
+    # The stream before it is will-it-scale's, untouched.
+    assert out.startswith("testcase:") and "\naverage:" in out
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["profile"]["rows"] and doc["profile"]["unresolved_cycles"] >= 0
+    again = emu(*RUN, "--profile")
+    assert again.returncode == 0 and again.stdout == out
+
+
+def test_profile_needs_the_virtual_clock():
+    p = emu(*RUN, "--profile", "--clock", "wall")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == ["emu: --profile needs the virtual clock (cycles "
+                                             "are only known there)"]
