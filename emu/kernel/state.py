@@ -19,6 +19,20 @@ from emu.topology import Topology
 DETAIL_FILE = "kernel.json"
 
 
+class ModelThread:
+    """What the kernel model needs of a thread, for sequencers other than the engine (whose
+    Thread carries the same fields): the reference DES and the wall clock's actor."""
+
+    def __init__(self, cpu: int, task: int | None) -> None:
+        self.cpu = cpu
+        self.task = task
+        self.offcpu = False
+        self.holding: list = []       # the mutexes it owns
+        self.args: list[int] = []     # ARG operations before a kernel call
+        self.on_resume = None
+        self.awaiting_acks = 0
+
+
 class KernelState:
     def __init__(self, spec, sim) -> None:
         machine = spec.machine

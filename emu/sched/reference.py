@@ -16,7 +16,7 @@ from emu.cpu.interrupts import IPI_RENDEZVOUS, handler_cycles
 from emu.cpu.libc import Ctx
 from emu.cpu.td import Td, cost_table
 from emu.kernel.kcalls import HANDLERS, unpack_lock
-from emu.kernel.state import KernelState
+from emu.kernel.state import KernelState, ModelThread
 from emu.machine import RunSpec
 from emu.protocol import (
     OP_ARG,
@@ -72,17 +72,9 @@ def record_streams(spec: RunSpec, limit: int) -> list[list[tuple[int, int, int]]
     return streams
 
 
-class _Cpu:
-    """What the kernel model needs of a thread."""
-
+class _Cpu(ModelThread):
     def __init__(self, cpu: int, task: int) -> None:
-        self.cpu = cpu
-        self.task = task
-        self.offcpu = False
-        self.holding: list = []
-        self.args: list[int] = []
-        self.on_resume = None
-        self.awaiting_acks = 0
+        super().__init__(cpu, task)
         self.steal = 0
 
 

@@ -38,6 +38,7 @@ from emu.cpu.td import RunEnded, Td
 from emu.kernel.kcalls import HANDLERS, unpack_lock
 from emu.kernel.kthread import BLOCKING
 from emu.kernel.mtx import ACQ, CONT, EVENTS, HOLD, SPIN
+from emu.kernel.state import ModelThread
 from emu.protocol import (
     ACK,
     ATOMIC,
@@ -179,18 +180,12 @@ class WallLock:
         self.stats = [0] * LOCK_WORDS
 
 
-class _Caller:
+class _Caller(ModelThread):
     """The thread a kernel call runs for, as the kernel model sees it."""
 
     def __init__(self, cpu: int, task: int | None, ident: bytes) -> None:
-        self.cpu = cpu
-        self.task = task
+        super().__init__(cpu, task)
         self.ident = ident
-        self.offcpu = False
-        self.holding: list = []
-        self.args: list[int] = []
-        self.on_resume = None
-        self.awaiting_acks = 0
         self.ret_value: object = None
         self.waiting = False   # its CPU waits for a RET
 
