@@ -54,7 +54,10 @@ def test_wall_clock_shootdowns_balance(tmp_path, no_trace):
                  "-s", "1", "--warmup", "1", "--period", "300ms")
     ipis = doc["ipis"]
     assert doc["tlb_shootdowns"] > 0
-    assert ipis["sent"] == ipis["received"] == ipis["acked"] == 3 * doc["tlb_shootdowns"]
+    assert ipis["sent"] == ipis["received"] == ipis["acked"] > 0
+    # Host time decides who is in pm_active when (threads still starting, or already gone
+    # at the end), so a shootdown targets at most the 3 others, not always all of them.
+    assert doc["tlb_shootdowns"] <= ipis["sent"] <= 3 * doc["tlb_shootdowns"]
 
 
 def test_tlb_applies_posted_invalidations_by_delivery_time():
