@@ -101,10 +101,3 @@ class Coherence:
         ln.busy_until = done
         ln.account(t, start, done)
         return done
-
-    def peek_fetch(self, key: Hashable, cpu: int) -> int:
-        """What a read by cpu would cost now, without doing it."""
-        ln = self.line(key)
-        if ln.owner == cpu or cpu in ln.sharers:
-            return self.hit
-        return self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu]

@@ -14,7 +14,6 @@ from emu.cpu.td import cost_table
 from emu.kernel.coherence import Coherence
 from emu.kernel.kcalls import CALLERS
 from emu.kernel.mtx import EVENTS, Mtx
-from emu.topology import Topology
 
 DETAIL_FILE = "kernel.json"
 
@@ -39,9 +38,6 @@ class KernelState:
         self.sim = sim
         self.cost = cost_table(machine)
         self.transfer = spec.transfer_table()
-        topo = Topology.of(machine)
-        self.socket_of = [topo.socket_of(c) for c in range(topo.ncpus)]
-        self.core_of = [topo.core_of(c) for c in range(topo.ncpus)]
         self.coh = Coherence(self.transfer, hit=self.cost.l1_hit, atomic=self.cost.atomic_local,
                              memory=self.cost.dram)
         self.lock_lines = [spec.kernel.lock_line(i) for i in range(len(spec.kernel.locks))]

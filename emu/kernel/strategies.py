@@ -45,11 +45,3 @@ def choose(**selected: str | None) -> dict[str, str]:
 
 def strategy(kind: str, name: str) -> ModuleType:
     return import_module(f"emu.kernel.{kind}.{name}")
-
-
-def import_all() -> None:
-    """Import every strategy module, so kernel-call and caller ids are the same in every
-    process (the supervisor does this before forking)."""
-    for kind, names in STRATEGIES.items():
-        for name in names:
-            strategy(kind, name)
