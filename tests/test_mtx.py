@@ -34,8 +34,8 @@ class Sim:
     def resume(self, th, t: int) -> None:
         self.resumed.append((th.cpu, t))
 
-    def run(self) -> None:
-        while self.events:
+    def run(self, until: float = float("inf")) -> None:
+        while self.events and self.events[0][0] <= until:
             t, _, _, fn = heapq.heappop(self.events)
             fn(t)
 
@@ -70,7 +70,9 @@ def test_waiter_gets_the_lock_after_release_and_spin_is_counted():
     ks, m = kernel()
     a, b = cpu(0), cpu(2)
     t = m.acquire(a, 0, 0)
-    assert m.acquire(b, 10, 0) is None and m.stats[CONT] == 1
+    assert m.acquire(b, 10, 0) is None
+    ks.sim.run(until=t + 1000)      # b's fcmpset lands and fails: it spins
+    assert m.stats[CONT] == 1 and m.nspinning == 1
     m.release(a, t + 1000)
     ks.sim.run()
     (who, when), = ks.sim.resumed
@@ -83,6 +85,7 @@ def test_backoff_doubles_in_pauses():
     a, b = cpu(0), cpu(2)
     m.acquire(a, 0, 0)
     m.acquire(b, 0, 0)
+    ks.sim.run(until=1000)
     _, _, _, sp = m.spinners[0]
     first = sp.next_check
     m._round(sp)
@@ -101,6 +104,7 @@ def test_nearer_spinner_wins_the_race():
         t = m.acquire(owner, 0, 0)
         m.acquire(sibling, 100, 0)
         m.acquire(far, 100 + skew, 0)
+        ks.sim.run(until=t + 5000)
         m.release(owner, t + 5000)
         ks.sim.run()
         wins[ks.sim.resumed[0][0]] += 1
@@ -113,8 +117,9 @@ def test_owner_off_cpu_sends_waiters_to_the_turnstile_and_release_wakes_all():
     m.acquire(owner, 0, 0)
     m.acquire(w1, 10, 0)
     m.acquire(w2, 20, 0)
+    ks.sim.run(until=1000)          # their fcmpsets land and fail
     owner.offcpu = True
-    m.owner_off_cpu(100)
+    m.owner_off_cpu(1000)
     assert len(m.blocked) == 2 and m.nspinning == 0
     m.release(owner, 50_000)
     ks.sim.run()
@@ -127,8 +132,9 @@ def test_spin_mutex_never_blocks():
     owner, w = cpu(0), cpu(2)
     m.acquire(owner, 0, 0)
     m.acquire(w, 10, 0)
+    ks.sim.run(until=1000)          # their fcmpsets land and fail
     owner.offcpu = True
-    m.owner_off_cpu(100)
+    m.owner_off_cpu(1000)
     assert not m.blocked and m.nspinning == 1
 
 
@@ -138,13 +144,32 @@ def test_cache_line_costs_by_distance_and_serialise():
     assert coh.rmw("x", 1, 1000) == 1000 + COST.line_smt_sibling + 20
     assert coh.rmw("x", 2, 2000) == 2000 + COST.line_same_socket + 20
     assert coh.rmw("x", 50, 3000) == 3000 + COST.line_other_socket + 20
-    # Two CPUs hitting one line at the same moment: the second waits for the first.
+    # Two CPUs hitting one line at the same moment: the second waits for the first, and
+    # is handed the line one data leg (half a transfer) after the first is done with it.
     a = coh.rmw("y", 0, 0)
     b = coh.rmw("y", 2, 0)
-    assert b == a + COST.line_same_socket + 20
+    assert b == a + (COST.line_same_socket + 1) // 2 + 20
+    # A request that finds the line idle pays the whole miss.
+    assert coh.rmw("y", 50, b + 1000) == b + 1000 + COST.line_other_socket + 20
     # Readers share it; the next write must invalidate the farthest one.
     coh.write("z", 0, 0)
     coh.read("z", 2, 1000)
     coh.read("z", 50, 2000)
     done = coh.write("z", 0, 5000)
     assert done == 5000 + COST.line_other_socket
+
+
+def test_newcomer_fcmpset_is_decided_when_it_lands():
+    """The first fcmpset to reach the word wins, not the first issued: after a release on
+    socket 0, a newcomer on the same socket beats one on the other socket that tried a
+    little earlier."""
+    ks, m = kernel()
+    owner, near, far = cpu(0), cpu(2), cpu(50)
+    t = m.acquire(owner, 0, 0)
+    rel = m.release(owner, t + 1000)
+    assert m.acquire(far, rel + 10, 0) is None      # issued first, one socket away
+    assert m.acquire(near, rel + 60, 0) is None     # issued later, on the owner's socket
+    ks.sim.run()
+    assert m.owner is near
+    assert ks.sim.resumed == [(2, rel + 60 + COST.line_same_socket + COST.atomic_local)]
+    assert m.stats[CONT] == 1 and m.nspinning == 1  # far found it taken and spins

@@ -7,6 +7,13 @@ by topology distance (SMT sibling, same socket, other socket; see the machine pr
 write must also invalidate the sharers, which costs the farthest one's distance.  Sources:
 David, Guerraoui, Trigonakis, "Everything you always wanted to know about synchronization
 but were afraid to ask" (SOSP'13), for the shape; Intel MLC figures for the numbers.
+
+A transfer's price is a miss's latency: the request's way to the line's home and the
+owner, then the data's way back.  When the line is busy, a request that arrives meanwhile
+waits at the home agent, so its first leg is already travelled when the line frees: the
+line is handed on after the data leg alone (half the latency), and a line hammered by many
+CPUs serves them faster than one miss's latency apart, as measured contended atomics do
+(SOSP'13, Fig. 4).  The requester still waits at least the full latency.
 """
 
 from __future__ import annotations
@@ -71,15 +78,39 @@ class Coherence:
         ln.owner = cpu
         return cost if cost >= invalidate else invalidate
 
+    def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:
+        """When an access issued at t with a miss of `cost` completes, and account it: a
+        request queued behind a busy line is handed the line one data leg after it frees."""
+        busy = ln.busy_until
+        if cost > self.hit:
+            done = t + cost
+            handed = busy + (cost + 1) // 2
+            if handed > done:
+                done = handed
+        else:
+            done = (t if t >= busy else busy) + cost
+        done += extra
+        ln.account(t, t if t >= busy else busy, done)
+        return done
+
+    def rfo_cost(self, key: Hashable, cpu: int) -> int:
+        """What taking the line exclusive at cpu would cost now (nothing changes)."""
+        ln = self.line(key)
+        cost = self.hit if ln.owner == cpu else (
+            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
+        if ln.sharers:
+            row = self.transfer[cpu]
+            cost = max(cost, max(row[s] for s in ln.sharers))
+        return cost
+
     def read(self, key: Hashable, cpu: int, t: int) -> int:
         """A load at t: returns when the value is in hand."""
         ln = self.line(key)
-        start = t if t >= ln.busy_until else ln.busy_until
-        done = start + self._fetch(ln, cpu)
-        ln.account(t, start, done)
+        cost = self._fetch(ln, cpu)
+        done = self._served(ln, t, cost, 0)
         if ln.owner != cpu:
             ln.sharers.add(cpu)  # the owner keeps a copy: a later write need not fetch
-        if done > start + self.hit:
+        if cost > self.hit:
             ln.busy_until = done
         return done
 
@@ -87,17 +118,27 @@ class Coherence:
         """A plain store at t (the store buffer hides nothing here: it is in a critical
         section, and the line must be ours before the next access to it)."""
         ln = self.line(key)
-        start = t if t >= ln.busy_until else ln.busy_until
-        done = start + self._own(ln, cpu, 0)
+        done = self._served(ln, t, self._own(ln, cpu, 0), 0)
         ln.busy_until = done
-        ln.account(t, start, done)
         return done
 
     def rmw(self, key: Hashable, cpu: int, t: int, invalidate: int = 0) -> int:
         """A lock-prefixed read-modify-write (CAS, XCHG, fetchadd) at t."""
         ln = self.line(key)
-        start = t if t >= ln.busy_until else ln.busy_until
-        done = start + self._own(ln, cpu, invalidate) + self.atomic
+        done = self._served(ln, t, self._own(ln, cpu, invalidate), self.atomic)
         ln.busy_until = done
+        return done
+
+    def rmw_arrived(self, key: Hashable, cpu: int, t: int) -> int:
+        """A lock-prefixed RMW whose request has already travelled to the line (it was
+        issued one miss earlier, see Mtx.acquire): it takes the line as soon as it is free."""
+        ln = self.line(key)
+        if ln.owner != cpu:
+            ln.transfers += 1
+        ln.sharers.clear()
+        ln.owner = cpu
+        start = t if t >= ln.busy_until else ln.busy_until
+        done = start + self.atomic
         ln.account(t, start, done)
+        ln.busy_until = done
         return done

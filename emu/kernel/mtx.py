@@ -13,7 +13,9 @@ sys/kern/kern_mutex.c and sys/kern/subr_lock.c, FreeBSD head mid-2018:
 
 No queue decides who gets a released lock: each spinner re-reads the word when its current
 backoff ends, the line reaches it after a transfer whose cost depends on its distance from
-the releaser, and the first fcmpset to arrive wins.  Nearer CPUs therefore win more often,
+the releaser, and the first fcmpset to arrive wins.  A newcomer's fast-path fcmpset is
+decided when it arrives too, so a CPU on the releaser's socket beats one on the other
+socket that tried a little earlier.  Nearer CPUs therefore win more often,
 newcomers beat spinners that are deep in their backoff, and the lock word's line bounces
 between every contender (Boyd-Wickizer et al., "Non-scalable locks are dangerous", 2012).
 
@@ -105,15 +107,40 @@ class Mtx:
     # ---------------------------------------------------------------- mtx_lock
 
     def acquire(self, th, t: int, caller: int) -> int | None:
-        """mtx_lock at virtual time t: the time it is held, or None if th must wait."""
+        """mtx_lock at virtual time t: the time it is held, or None if th must wait (the
+        lock resumes it).
+
+        The fcmpset is decided when it lands at the line, not when it is issued: a request
+        issued at t from a CPU one transfer away arrives at t + transfer, and whatever
+        reached the word first (a nearer newcomer, a spinner already on its way, the
+        owner's release) decides whether it finds the lock free.  Only a line already
+        here (or in memory, where nobody else holds it) is decided at once."""
         self._count(caller, EVENTS)
-        if self.owner is None:
-            return self._take(th, self._fcmpset(th.cpu, t), caller)
-        self._count(caller, CONT)
-        sp = Spinner(th, t, caller)
-        # The failed fcmpset still pulled the line exclusive; then __mtx_lock_sleep.
-        self._contend(sp, self._fcmpset(th.cpu, t))
+        travel = self.ks.coh.rfo_cost(self.word, th.cpu)
+        if travel <= self.hit or self.line.owner < 0:
+            done = self._fcmpset(th.cpu, t)
+            if self.owner is None:
+                return self._take(th, done, caller)
+            self._count(caller, CONT)
+            self._contend(Spinner(th, t, caller), done)
+            return None
+        self.ks.sim.at(t + travel, th.cpu,
+                       lambda at, th=th, since=t: self._landed(th, since, at, caller))
         return None
+
+    def _landed(self, th, since: int, t: int, caller: int) -> None:
+        """th's fast-path fcmpset reaches the word at t: it takes the lock if it is free,
+        and otherwise (having pulled the line exclusive all the same) enters
+        __mtx_lock_sleep."""
+        self._catch_up(t)
+        done = self.ks.coh.rmw_arrived(self.word, th.cpu, t)
+        self.last_write = done
+        if self.owner is None:
+            self._take(th, done, caller)
+            self.ks.sim.resume(th, done)
+        else:
+            self._count(caller, CONT)
+            self._contend(Spinner(th, since, caller), done)
 
     def _fcmpset(self, cpu: int, t: int) -> int:
         """A lock cmpxchg on the word at t.  The spinners that re-read the word since it

@@ -9,9 +9,11 @@ waiters; else donate it to the next older entry; then unlink ourselves.
 Every unmap in the machine passes through this one mutex twice.  The list manipulation
 runs in the actor (it is shared state) and touches the lines a real CPU would: the list
 head and pmap_invl_gen, and the neighbouring entries, which live in *other* CPUs' struct
-thread (td_md.md_invl_gen), so each is a transfer.  invl_gen_mtx (32 bytes),
-pmap_invl_gen and the list head are adjacent statics of pmap.c, 48 bytes together: they
-are taken to share the lock word's line, which the holder already owns.
+thread (td_md.md_invl_gen), so each is a transfer.  invl_gen_mtx and pmap_invl_gen are
+adjacent zero-initialised statics of pmap.c (.bss, 40 bytes): pmap_invl_gen shares the lock
+word's line.  The list head, pmap_invl_gen_tracker, is initialised (LIST_HEAD_INITIALIZER),
+so it lives in .data beside invl_gen_ts, on a line of its own that every started() and
+the head's finished() pull from the previous holder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ TC_LOCK = "turnstile chain lock (invl_gen_ts)"
 
 def configure(kc) -> None:
     kc.ids.invl_gen_mtx = mtx = kc.add_lock("invl_gen_mtx")
-    kc.ids.invl_head = kc.ids.invl_gen = kc.lock_line(mtx)  # the lock word's line (see above)
+    kc.ids.invl_gen = kc.lock_line(mtx)  # pmap_invl_gen: the lock word's line (see above)
+    kc.ids.invl_head = kc.lines.add("pmap_invl_gen_tracker")
     kc.ids.invl_tc = kc.lines.add(TC_LOCK)
 
 
