@@ -67,16 +67,22 @@ class Coherence:
     def _own(self, ln: Line, cpu: int, invalidate: int) -> int:
         """Cycles to hold the line exclusive at cpu (an RFO): fetch it, invalidate sharers
         (those it tracks, and `invalidate`: the price of copies tracked by the caller)."""
-        cost = self.hit if ln.owner == cpu else (
-            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
+        cost = self._rfo(ln, cpu)
         if ln.owner != cpu:
             ln.transfers += 1
+        ln.sharers.clear()
+        ln.owner = cpu
+        return cost if cost >= invalidate else invalidate
+
+    def _rfo(self, ln: Line, cpu: int) -> int:
+        """The price of an RFO at cpu: fetch from the owner (or memory), and invalidate the
+        farthest sharer."""
+        cost = self.hit if ln.owner == cpu else (
+            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
         if ln.sharers:
             row = self.transfer[cpu]
             cost = max(cost, max(row[s] for s in ln.sharers))
-            ln.sharers.clear()
-        ln.owner = cpu
-        return cost if cost >= invalidate else invalidate
+        return cost
 
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:
         """When an access issued at t with a miss of `cost` completes, and account it: a
@@ -95,13 +101,7 @@ class Coherence:
 
     def rfo_cost(self, key: Hashable, cpu: int) -> int:
         """What taking the line exclusive at cpu would cost now (nothing changes)."""
-        ln = self.line(key)
-        cost = self.hit if ln.owner == cpu else (
-            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
-        if ln.sharers:
-            row = self.transfer[cpu]
-            cost = max(cost, max(row[s] for s in ln.sharers))
-        return cost
+        return self._rfo(self.line(key), cpu)
 
     def read(self, key: Hashable, cpu: int, t: int) -> int:
         """A load at t: returns when the value is in hand."""
