@@ -18,6 +18,7 @@ CPUs serves them faster than one miss's latency apart, as measured contended ato
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable
 
 
@@ -49,13 +50,10 @@ class Coherence:
         self.hit = hit              # load or store hitting the local L1
         self.atomic = atomic        # a lock-prefixed RMW on a line already held exclusive
         self.memory = memory        # first touch: the line comes from DRAM
-        self.lines: dict[Hashable, Line] = {}
+        self.lines: defaultdict[Hashable, Line] = defaultdict(Line)  # made on first use
 
     def line(self, key: Hashable) -> Line:
-        ln = self.lines.get(key)
-        if ln is None:
-            ln = self.lines[key] = Line()
-        return ln
+        return self.lines[key]
 
     def _fetch(self, ln: Line, cpu: int) -> int:
         """Cycles to bring the line to cpu, for a read."""
@@ -70,7 +68,8 @@ class Coherence:
         cost = self._rfo(ln, cpu)
         if ln.owner != cpu:
             ln.transfers += 1
-        ln.sharers.clear()
+        if ln.sharers:
+            ln.sharers.clear()
         ln.owner = cpu
         return cost if cost >= invalidate else invalidate
 
@@ -96,16 +95,19 @@ class Coherence:
         else:
             done = (t if t >= busy else busy) + cost
         done += extra
-        ln.account(t, t if t >= busy else busy, done)
+        start = t if t >= busy else busy
+        ln.accesses += 1            # Line.account, inline: this runs for every access
+        ln.wait += start - t
+        ln.busy += done - start
         return done
 
     def rfo_cost(self, key: Hashable, cpu: int) -> int:
         """What taking the line exclusive at cpu would cost now (nothing changes)."""
-        return self._rfo(self.line(key), cpu)
+        return self._rfo(self.lines[key], cpu)
 
     def read(self, key: Hashable, cpu: int, t: int) -> int:
         """A load at t: returns when the value is in hand."""
-        ln = self.line(key)
+        ln = self.lines[key]
         cost = self._fetch(ln, cpu)
         done = self._served(ln, t, cost, 0)
         if ln.owner != cpu:
@@ -117,14 +119,14 @@ class Coherence:
     def write(self, key: Hashable, cpu: int, t: int) -> int:
         """A plain store at t (the store buffer hides nothing here: it is in a critical
         section, and the line must be ours before the next access to it)."""
-        ln = self.line(key)
+        ln = self.lines[key]
         done = self._served(ln, t, self._own(ln, cpu, 0), 0)
         ln.busy_until = done
         return done
 
     def rmw(self, key: Hashable, cpu: int, t: int, invalidate: int = 0) -> int:
         """A lock-prefixed read-modify-write (CAS, XCHG, fetchadd) at t."""
-        ln = self.line(key)
+        ln = self.lines[key]
         done = self._served(ln, t, self._own(ln, cpu, invalidate), self.atomic)
         ln.busy_until = done
         return done
@@ -132,7 +134,7 @@ class Coherence:
     def rmw_arrived(self, key: Hashable, cpu: int, t: int) -> int:
         """A lock-prefixed RMW whose request has already travelled to the line (it was
         issued one miss earlier, see Mtx.acquire): it takes the line as soon as it is free."""
-        ln = self.line(key)
+        ln = self.lines[key]
         if ln.owner != cpu:
             ln.transfers += 1
         ln.sharers.clear()

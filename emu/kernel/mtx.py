@@ -94,15 +94,12 @@ class Mtx:
 
     # ---------------------------------------------------------------- statistics
 
-    def _caller_row(self, caller: int) -> list[int]:
+    def _count(self, caller: int, field: int, value: int = 1) -> None:
+        self.stats[field] += value
         row = self.callers.get(caller)
         if row is None:
             row = self.callers[caller] = [0] * LOCK_WORDS
-        return row
-
-    def _count(self, caller: int, field: int, value: int = 1) -> None:
-        self.stats[field] += value
-        self._caller_row(caller)[field] += value
+        row[field] += value
 
     # ---------------------------------------------------------------- mtx_lock
 
@@ -219,9 +216,13 @@ class Mtx:
 
     def release(self, th, t: int) -> int:
         """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        self._count(self.owner_caller, EVENTS)
         t_rel = self._fcmpset(th.cpu, t)
-        self._count(self.owner_caller, HOLD, t - self.acquired_at)
+        hold = t - self.acquired_at
+        stats, row = self.stats, self.callers[self.owner_caller]  # made by _take's count
+        stats[EVENTS] += 1
+        stats[HOLD] += hold
+        row[EVENTS] += 1
+        row[HOLD] += hold
         self.owner = None
         th.holding.remove(self)
         if self.blocked:

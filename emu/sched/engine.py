@@ -224,7 +224,7 @@ class Engine:
 
     def run(self) -> None:
         """Process every event that is safe to process now."""
-        heap, threads = self.heap, self.threads
+        heap, threads, starved = self.heap, self.threads, self.starved
         limit = self.horizon()
         steps = 0
         step = self._step
@@ -242,7 +242,7 @@ class Engine:
                 entry[4](t)
             else:
                 self._acked(threads[cpu], t, entry[4])
-            if self.starved and (limit is None or self.starved[0][0] <= limit[0]):
+            if starved and (limit is None or starved[0][0] <= limit[0]):
                 limit = self.horizon()
             elif self.intr_bounds:
                 limit = self.horizon()
