@@ -97,12 +97,24 @@ def pmap_enter(k: KCtx, pmap: Pmap, va: int, m: VmPage, writable: bool, write: b
     yield Unlock(pmap.lock_id, PMAP_ENTER)
 
 
+PDRSHIFT = 21  # a page-directory entry maps 2MB (amd64 NBPDR)
+
+
+def pmap_walk(c, sva: int, eva: int) -> int:
+    """Cycles of pmap_remove's (and pmap_advise's) walk of [sva, eva): the fixed part, then
+    one turn of the loop per 2MB page-directory entry the range spans.  Each turn re-reads
+    pm_stats.resident_count and the PML4, PDP and PD entries and skips an empty PDE
+    (amd64 pmap.c), so an untouched 128MB range still costs 64 turns."""
+    npde = ((eva - 1) >> PDRSHIFT) - (sva >> PDRSHIFT) + 1 if eva > sva else 0
+    return c.pmap_remove_walk + c.pmap_walk_pde * npde
+
+
 def _pmap_remove(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
     """pmap_remove's body between the DI calls: under the pmap lock, remove each valid PTE
     and its PV entry, then invalidate the range (a shootdown when others run the pmap)."""
     vm, c = k.vm, k.cost
     yield Lock(pmap.lock_id, PMAP_REMOVE)
-    yield Cycles(c.pmap_remove_walk)
+    yield Cycles(pmap_walk(c, sva, eva))
     anyvalid = False
     for va in pmap.vas(sva, eva):
         pte = pmap.pte[va]
@@ -152,7 +164,7 @@ def _pmap_advise(k: KCtx, pmap: Pmap, sva: int, eva: int, advice: int) -> Iterat
         pmap.pte[va] = new
         anychanged = True
     if anychanged:
-        yield Cycles(c.pmap_remove_walk)
+        yield Cycles(pmap_walk(c, sva, eva))
         yield from pmap_invalidate_all(k, pmap)
     yield Unlock(pmap.lock_id, PMAP_ADVISE)
 
@@ -264,7 +276,7 @@ def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
         if pmap.pte and pmap.vas(sva, eva):
             run_local(td, _pmap_remove(local_ctx(td), pmap, sva, eva))
         else:
-            td.cycles(td.cost.pmap_remove_walk)
+            td.cycles(pmap_walk(td.cost, sva, eva))
     if track:
         td.call(DI_EXIT)
     di.pmap_delayed_invl_finished(td)

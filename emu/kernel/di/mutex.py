@@ -9,11 +9,15 @@ waiters; else donate it to the next older entry; then unlink ourselves.
 Every unmap in the machine passes through this one mutex twice.  The list manipulation
 runs in the actor (it is shared state) and touches the lines a real CPU would: the list
 head and pmap_invl_gen, and the neighbouring entries, which live in *other* CPUs' struct
-thread (td_md.md_invl_gen), so each is a transfer.  invl_gen_mtx and pmap_invl_gen are
-adjacent zero-initialised statics of pmap.c (.bss, 40 bytes): pmap_invl_gen shares the lock
-word's line.  The list head, pmap_invl_gen_tracker, is initialised (LIST_HEAD_INITIALIZER),
-so it lives in .data beside invl_gen_ts, on a line of its own that every started() and
-the head's finished() pull from the previous holder.
+thread (td_md.md_invl_gen), so each is a transfer.
+
+Which statics share a line is the compiler's doing.  pmap_invl_gen_tracker ({ NULL }),
+invl_gen_mtx and pmap_invl_gen (0) are all zero-initialised, so all in .bss; clang lays
+internal statics out in the order they are first named in emitted code, not as declared.
+invl_gen_mtx is first named by pmap_bootstrap's mtx_init, among pmap_bootstrap's own
+statics; the tracker head and pmap_invl_gen are first named, one after the other, in
+pmap_delayed_invl_started, a static function emitted only after the file's external ones.
+So the head and pmap_invl_gen share a line, and the lock word has a line of its own.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ TC_LOCK = "turnstile chain lock (invl_gen_ts)"
 
 
 def configure(kc) -> None:
-    kc.ids.invl_gen_mtx = mtx = kc.add_lock("invl_gen_mtx")
-    kc.ids.invl_gen = kc.lock_line(mtx)  # pmap_invl_gen: the lock word's line (see above)
+    kc.ids.invl_gen_mtx = kc.add_lock("invl_gen_mtx")
     kc.ids.invl_head = kc.lines.add("pmap_invl_gen_tracker")
+    kc.ids.invl_gen = kc.ids.invl_head  # pmap_invl_gen: the tracker head's line (see above)
     kc.ids.invl_tc = kc.lines.add(TC_LOCK)
 
 

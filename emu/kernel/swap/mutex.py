@@ -5,11 +5,18 @@ UIDINFO_VMSIZE_LOCK (`ui_vmsize_mtx`) around `ui_vmsize += incr`.  Every task of
 will-it-scale runs as one uid, so both are global.  With the default vm.overcommit = 0 the
 reservation never fails, so its outcome never changes the caller's control flow.
 `ui_vmsize` sits in the same line as its mutex (struct uidinfo), so it costs no transfer
-beyond the lock word's.  So do `swap_reserved` and `swap_total`: swap_pager.c declares
-sw_dev_mtx (32 bytes), swdevhd, nswapdev, swdev_syscall_active, swap_total and
-swap_reserved one after another as zero-initialised statics, 64 bytes in all, and the
-write-up's rate (about 7M sw_dev_mtx acquisitions a second at 96 CPUs, 140 ns each) leaves
-no room for the two extra misses (a load, then an upgrade) a separate line would cost.
+beyond the lock word's.
+
+Whether `swap_reserved` shares sw_dev_mtx's line is the compiler's doing.  As declared,
+sw_dev_mtx, swdevhd, nswapdev, swap_total and swap_reserved are adjacent zero-initialised
+statics; but clang lays statics out in the order code first names them, and the
+SYSCTL_QUADs name swap_total and swap_reserved before any function names sw_dev_mtx, so
+in the built kernel the lock word probably lies a line away.  We put them on one line all
+the same, and this is the model's one layout chosen from a measured rate: a line of its
+own puts two more serial misses (a load, then an upgrade) inside every acquisition, and
+the write-up's rate (about 7M sw_dev_mtx acquisitions a second at 96 CPUs, 140 ns each,
+less than one cross-socket miss) has no room for them.  With its own line, --di epoch at
+96 tasks falls to about half the write-up's figure.
 """
 
 from __future__ import annotations
