@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
+from emu.cpu import smt
 from emu.cpu.tlb import Tlb
 from emu.kernel.kcalls import pack_lock
 from emu.machines import Machine
@@ -33,7 +34,6 @@ from emu.protocol import (
     OP_UNLOCK,
     OP_WRITE,
 )
-from emu.topology import Topology
 
 
 class RunEnded(Exception):
@@ -58,15 +58,17 @@ class Td:
         # Each CPU has its own RNG, so its draws never depend on another CPU's progress.
         self.rng = random.Random(seed * 1_000_003 + cpu)
         self._jitter = float(machine.costs.get("local_jitter", 0.0))
-        # A busy SMT sibling shares the core's pipelines: local work runs slower.
-        topo = Topology.of(machine)
-        busy = set(kernel.cpus)
-        sibling_busy = any(topo.core_of(c) == topo.core_of(cpu) for c in busy if c != cpu)
-        self.speed = float(machine.costs.get("smt_slowdown", 1.0)) if sibling_busy else 1.0
+        self.speed = self.smt_speed(machine, kernel.cpus)
         self.pcpu = SimpleNamespace()  # per-CPU kernel data the strategies keep here
         self.tlb = Tlb(int(machine.costs.get("tlb_entries", 1536)))
         self.vm = None                 # this CPU's private VM state (emu/kernel/vmspace.py)
         self.vtime = 0                 # virtual time at the last sync (virtual clock)
+
+    def smt_speed(self, machine: Machine, cpus) -> float:
+        """The factor this CPU's local costs are stretched by here: whenever an SMT
+        sibling runs a task.  The virtual clock's sequencer decides it as the run goes,
+        from the sibling's state (emu/cpu/smt.py), and overrides this with 1.0."""
+        return smt.slowdown(machine) if smt.siblings(machine, cpus).get(self.cpu) else 1.0
 
     def local(self, n: int) -> int:
         """A local cost as this CPU pays it: SMT sharing, cache and branch noise."""

@@ -69,7 +69,8 @@ class Thread:
 
     __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
                  "held", "holding", "offcpu", "iterations", "boundary", "boundary_t",
-                 "version", "awaiting_acks", "ipi_waiters", "steal", "args", "on_resume")
+                 "version", "awaiting_acks", "ipi_waiters", "steal", "args", "on_resume",
+                 "siblings", "stretch")
 
     def __init__(self, cpu: int, task: int, period: int) -> None:
         self.cpu = cpu
@@ -95,6 +96,8 @@ class Thread:
         self.steal = 0           # interrupt handler cycles to add to its stream
         self.args: list[int] = []  # ARG operands of its next kernel call
         self.on_resume = None    # a kernel path's continuation while one blocks it
+        self.siblings: list[Thread] = []  # the run's other threads on its core
+        self.stretch = False     # whether its next batch starts slowed by a working sibling
 
 
 class Engine:
@@ -103,8 +106,15 @@ class Engine:
     def __init__(self, cpus: Sequence[int], board: CounterBoard, period: int,
                  boundaries: int | None, ipi_latency: int, ipi_handler: int,
                  ipi_send: int = 0,
-                 handler_cost: Callable[[int, int, int], int] | None = None) -> None:
+                 handler_cost: Callable[[int, int, int], int] | None = None,
+                 smt_slowdown: float = 1.0,
+                 siblings: dict[int, list[int]] | None = None) -> None:
         self.threads = {cpu: Thread(cpu, task, period) for task, cpu in enumerate(cpus)}
+        # SMT sharing (emu/cpu/smt.py): local work is stretched while a sibling works.
+        self.smt_slowdown = smt_slowdown
+        for th in self.threads.values():
+            th.siblings = [self.threads[c] for c in (siblings or {}).get(th.cpu, ())]
+            th.stretch = bool(th.siblings)  # at 0 every sibling is about to work
         self.ks = None   # the kernel state: set by attach()
         self.board = board
         self.words = board.words
@@ -269,7 +279,10 @@ class Engine:
         th.state = RUNNING
         th.version += 1
         self.seq += 1
-        heappush(self.heap, (th.t + ops[1], th.cpu, self.seq, STEP_EVENT, None))
+        # Slowed or not as decided when its last batch ended (_advance): a starved CPU's
+        # batch may arrive after its siblings have moved on in virtual time.
+        pre = int(ops[1] * self.smt_slowdown) if th.stretch else ops[1]
+        heappush(self.heap, (th.t + pre, th.cpu, self.seq, STEP_EVENT, None))
 
     def _step(self, th: Thread, t: int) -> None:
         ops, pc = th.ops, th.pc
@@ -320,7 +333,13 @@ class Engine:
             th.steal = 0
         th.t = t
         pc = th.pc + OP_WIDTH
+        works = False
+        for sib in th.siblings:
+            if sib.state != BLOCKED and sib.state != DONE:
+                works = True
+                break
         if pc >= len(th.ops):
+            th.stretch = works
             self.reply(th.cpu, th.seq, t, False)
             if th.queue:
                 self._load(th)
@@ -331,7 +350,10 @@ class Engine:
             return
         th.pc = pc
         self.seq += 1
-        heappush(self.heap, (t + th.ops[pc + 1], th.cpu, self.seq, STEP_EVENT, None))
+        pre = th.ops[pc + 1]
+        if works:
+            pre = int(pre * self.smt_slowdown)
+        heappush(self.heap, (t + pre, th.cpu, self.seq, STEP_EVENT, None))
 
     def _off_cpu(self, th: Thread, t: int, cycles: int) -> None:
         """The thread leaves its CPU (sleeps, is preempted) for `cycles`: mutex waiters

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from emu.cpu import smt
 from emu.cpu.interrupts import IPI_RENDEZVOUS, handler_cycles
 from emu.cpu.libc import Ctx
 from emu.cpu.td import Td, cost_table
@@ -45,6 +46,9 @@ class RecordingTd(Td):
         self.pre = 0
         self.limit = limit
 
+    def smt_speed(self, machine, cpus) -> float:
+        return 1.0  # simulate() stretches local work while a sibling works (emu/cpu/smt.py)
+
     def cycles(self, n: int) -> None:
         self.pre += self.local(n)
 
@@ -76,6 +80,8 @@ class _Cpu(ModelThread):
     def __init__(self, cpu: int, task: int) -> None:
         super().__init__(cpu, task)
         self.steal = 0
+        self.waiting = False     # blocked (spinning, asleep, awaiting ACKs) or done
+        self.siblings: list[_Cpu] = []
 
 
 def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
@@ -90,6 +96,9 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
     streams = record_streams(spec, limit)
     task_of = {cpu: task for task, cpu in enumerate(spec.cpus)}
     cpus = {cpu: _Cpu(cpu, task) for task, cpu in enumerate(spec.cpus)}
+    for cpu, sibs in smt.siblings(spec.machine, spec.cpus).items():
+        cpus[cpu].siblings = [cpus[c] for c in sibs]
+    slowdown = smt.slowdown(spec.machine)
     cost = cost_table(spec.machine)
     pc = [0] * spec.tasks
     held = [0] * spec.tasks
@@ -108,7 +117,9 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
             th.steal = 0
         if pc[task] >= len(streams[task]):
             raise RuntimeError(f"reference: task {task}'s stream ran out; raise the limit")
-        push(t_done + streams[task][pc[task]][1], spec.cpus[task])
+        works = any(not sib.waiting for sib in th.siblings)
+        push(t_done + smt.stretch(streams[task][pc[task]][1], slowdown, works),
+             spec.cpus[task])
 
     class Sim:
         def at(self, t: int, cpu: int, fn) -> None:
@@ -122,6 +133,7 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
                 return
             if not isinstance(th, _Cpu):
                 return
+            th.waiting = False
             task = task_of[th.cpu]
             pc[task] += 1
             next_op(task, t)
@@ -167,9 +179,10 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
             continue
         task = task_of[cpu]
         op, _, arg = streams[task][pc[task]]
-        if t > t_end and held[task] == 0:
-            continue  # this CPU is done
         th = cpus[cpu]
+        if t > t_end and held[task] == 0:
+            th.waiting = True
+            continue  # this CPU is done
         if op == OP_COUNT:
             stamps[task].append(t)
         elif op == OP_LOCK:
@@ -194,6 +207,7 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
         elif op != OP_NOP:
             raise RuntimeError(f"reference: op {op} is not modelled here")
         if t is None:
+            th.waiting = True
             continue  # blocked: the kernel model resumes it
         pc[task] += 1
         next_op(task, t)

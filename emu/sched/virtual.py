@@ -26,6 +26,7 @@ import time
 import zmq
 
 from emu.counters import CounterBoard
+from emu.cpu import smt
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
 from emu.kernel.state import KernelState
@@ -64,6 +65,9 @@ class VirtualTd(Td):
         self.vtime = 0             # virtual time at the end of the last finished batch
         self.ended = False
         self.ret: object = None    # the last RET: a kernel call's value
+
+    def smt_speed(self, machine, cpus) -> float:
+        return 1.0  # the engine stretches local work while a sibling works (emu/cpu/smt.py)
 
     # ---- kernel-facing operations
 
@@ -226,7 +230,9 @@ def engine_args(spec, board: CounterBoard) -> dict:
     return dict(cpus=spec.cpus, board=board, period=spec.period_cycles,
                 boundaries=spec.boundaries, ipi_latency=cost.ipi_latency,
                 ipi_handler=cost.ipi_handler, ipi_send=getattr(cost, "ipi_send", 0),
-                handler_cost=lambda v, a1, a2: handler_cycles(cost, v, a1, a2))
+                handler_cost=lambda v, a1, a2: handler_cycles(cost, v, a1, a2),
+                smt_slowdown=smt.slowdown(spec.machine),
+                siblings=smt.siblings(spec.machine, spec.cpus))
 
 
 def start_kthreads(ks: KernelState, spec) -> None:
