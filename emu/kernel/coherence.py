@@ -80,7 +80,9 @@ class Coherence:
             self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
         if ln.sharers:
             row = self.transfer[cpu]
-            cost = max(cost, max(row[s] for s in ln.sharers))
+            far = max(map(row.__getitem__, ln.sharers))
+            if far > cost:
+                cost = far
         return cost
 
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:

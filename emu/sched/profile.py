@@ -15,6 +15,10 @@ each half is attributed where it is known:
   (the same numbers lockstat prints) is charged to `__mtx_lock_sleep` (spin mutexes:
   `_mtx_lock_spin_cookie`) called from that caller, as pmcstat shows it on FreeBSD.
 
+Local cycles are counted as the CPU issued them, before the engine stretches them while an
+SMT sibling works (emu/cpu/smt.py): with both threads of a core busy, local functions show
+up to `smt_slowdown` times fewer cycles than the core spent in them.
+
 Time asleep (a turnstile block, off CPU) is not counted: UNHALTED_CORE_CYCLES does not
 count a halted CPU.  Shared-operation cycles whose issuing function is unknown are the
 profile's "unresolved" part.
