@@ -145,10 +145,11 @@ def test_cache_line_costs_by_distance_and_serialise():
     assert coh.rmw("x", 2, 2000) == 2000 + COST.line_same_socket + 20
     assert coh.rmw("x", 50, 3000) == 3000 + COST.line_other_socket + 20
     # Two CPUs hitting one line at the same moment: the second waits for the first, and
-    # is handed the line one data leg (half a transfer) after the first is done with it.
+    # is handed the line two legs of three (the snoop, the data) after the first is done
+    # with it: its request has already reached the home agent.
     a = coh.rmw("y", 0, 0)
     b = coh.rmw("y", 2, 0)
-    assert b == a + (COST.line_same_socket + 1) // 2 + 20
+    assert b == a + (2 * COST.line_same_socket + 2) // 3 + 20
     # A request that finds the line idle pays the whole miss.
     assert coh.rmw("y", 50, b + 1000) == b + 1000 + COST.line_other_socket + 20
     # Readers share it; the next write must invalidate the farthest one.
