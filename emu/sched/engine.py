@@ -8,8 +8,10 @@ plus the lookahead it declared (Chandy-Misra-Bryant; DESIGN.md "Time").  An inte
 yet acknowledged bounds the horizon the same way, at its delivery time.
 
 Operations are (op, pre, arg) triples: `pre` local cycles, then the operation on shared
-state.  Critical sections are delegated whole (LOCK, pre, ..., UNLOCK), as in Remote Core
-Locking, so a contended lock costs the host no round trip.  What an operation does to the
+state.  A `pre` is stretched while another thread of the CPU's core computes: SMT sharing,
+decided when the stretch begins (emu/cpu/smt.py; smt.stretch, inlined here).  Critical
+sections are delegated whole (LOCK, pre, ..., UNLOCK), as in Remote Core Locking, so a
+contended lock costs the host no round trip.  What an operation does to the
 shared state is the kernel model's business (emu/kernel/state.py): the engine only orders.
 
 The engine is pure: it knows nothing of sockets.  It reports finished batches through
