@@ -93,15 +93,15 @@ class Coherence:
         request queued behind a busy line is handed the line two legs (snoop, data) after
         it frees."""
         busy = ln.busy_until
+        start = t if t >= busy else busy
         if cost > self.hit:
             done = t + cost
             handed = busy + (2 * cost + 2) // 3
             if handed > done:
                 done = handed
         else:
-            done = (t if t >= busy else busy) + cost
+            done = start + cost
         done += extra
-        start = t if t >= busy else busy
         ln.accesses += 1            # Line.account, inline: this runs for every access
         ln.wait += start - t
         ln.busy += done - start
