@@ -10,13 +10,17 @@ but were afraid to ask" (SOSP'13), for the shape; Intel MLC figures for the numb
 
 A transfer's price is a miss's latency, three legs of a home-snoop protocol (Intel's
 MESIF; on Skylake-SP the CHA that tracks the line): the request to the line's home agent,
-the snoop from there to the owner, the data from the owner to the requester.  When the
-line is busy, a request that arrives meanwhile waits at the home agent, its first leg
-travelled: the line is handed on two legs (two thirds of the latency) after it frees, so a
-line hammered by many CPUs serves them somewhat faster than one miss apart, as measured
-contended atomics do (SOSP'13, Fig. 4).  The requester still waits at least the full
-latency.  (The proof of concept's ~7M ops/s at 48 processes, bound by two such lines,
-agrees within 10%; handing on after one leg of two made it 37% fast.)
+the snoop from there to the owner, the data from the owner to the requester.  A request
+that arrives while the line is busy waits, its first leg travelled.  Behind a transfer it
+waits at the home agent, which serialises the transactions on one line, and has the line
+two legs (snoop, data) after the transfer ends; behind an operation in the owner's own
+cache (a lock release, say) its snoop is already at the owner, whose core answers it once
+the operation is done: one leg (data).  Every queued request follows that rule, whichever
+path made it: a newcomer's fast-path fcmpset, a spinner's, an atomic.  So a line hammered
+by many CPUs serves them somewhat faster than one miss apart, as measured contended
+atomics do (SOSP'13, Fig. 4), and the requester still waits at least the full latency.
+(The proof of concept's ~7M ops/s at 48 processes, bound by two such lines, agrees
+within 10%.)
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from collections.abc import Hashable
 
 
 class Line:
-    __slots__ = ("owner", "sharers", "busy_until", "transfers", "accesses", "wait", "busy")
+    __slots__ = ("owner", "sharers", "busy_until", "moving", "transfers", "accesses", "wait",
+                 "busy")
 
     def __init__(self) -> None:
         self.owner = -1                 # -1: in memory, nobody's cache
         self.sharers: set[int] = set()
         self.busy_until = 0
+        self.moving = False             # busy with a transfer (not an op in its owner's cache)
         self.transfers = 0              # times it moved between caches
         self.accesses = 0
         self.wait = 0                   # cycles accesses queued behind earlier ones
@@ -88,15 +94,21 @@ class Coherence:
                 cost = far
         return cost
 
+    @staticmethod
+    def _handed(ln: Line, cost: int) -> int:
+        """When a request with a miss of `cost`, queued at the home agent while the line
+        was busy, has the line: two legs (snoop, data) after a transfer ends, since the
+        home serialises transactions on one line; one leg (data) after an operation in the
+        owner's own cache, whose core held the snoop that had already reached it."""
+        return ln.busy_until + ((2 * cost + 2) // 3 if ln.moving else (cost + 2) // 3)
+
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:
-        """When an access issued at t with a miss of `cost` completes, and account it: a
-        request queued behind a busy line is handed the line two legs (snoop, data) after
-        it frees."""
+        """When an access issued at t with a miss of `cost` completes, and account it."""
         busy = ln.busy_until
         start = t if t >= busy else busy
         if cost > self.hit:
             done = t + cost
-            handed = busy + (2 * cost + 2) // 3
+            handed = self._handed(ln, cost)
             if handed > done:
                 done = handed
         else:
@@ -120,33 +132,46 @@ class Coherence:
             ln.sharers.add(cpu)  # the owner keeps a copy: a later write need not fetch
         if cost > self.hit:
             ln.busy_until = done
+            ln.moving = True
         return done
 
     def write(self, key: Hashable, cpu: int, t: int) -> int:
         """A plain store at t (the store buffer hides nothing here: it is in a critical
         section, and the line must be ours before the next access to it)."""
         ln = self.lines[key]
-        done = self._served(ln, t, self._own(ln, cpu, 0), 0)
+        cost = self._own(ln, cpu, 0)
+        done = self._served(ln, t, cost, 0)
         ln.busy_until = done
+        ln.moving = cost > self.hit
         return done
 
     def rmw(self, key: Hashable, cpu: int, t: int, invalidate: int = 0) -> int:
         """A lock-prefixed read-modify-write (CAS, XCHG, fetchadd) at t."""
         ln = self.lines[key]
-        done = self._served(ln, t, self._own(ln, cpu, invalidate), self.atomic)
+        cost = self._own(ln, cpu, invalidate)
+        done = self._served(ln, t, cost, self.atomic)
         ln.busy_until = done
+        ln.moving = cost > self.hit
         return done
 
-    def rmw_arrived(self, key: Hashable, cpu: int, t: int) -> int:
-        """A lock-prefixed RMW whose request has already travelled to the line (it was
-        issued one miss earlier, see Mtx.acquire): it takes the line as soon as it is free."""
+    def rmw_arrived(self, key: Hashable, cpu: int, t: int, travel: int) -> int:
+        """A lock-prefixed RMW issued `travel` (a whole miss) before t, that arrives now
+        (see Mtx.acquire).  If the line was free when its request reached the home agent,
+        it is here now; if it was busy, the request waited and is handed the line as in
+        _served."""
         ln = self.lines[key]
-        if ln.owner != cpu:
+        moved = ln.owner != cpu
+        if moved:
             ln.transfers += 1
         ln.sharers.clear()
         ln.owner = cpu
-        start = t if t >= ln.busy_until else ln.busy_until
-        done = start + self.atomic
-        ln.account(t, start, done)
+        busy = ln.busy_until
+        start = t if t >= busy else busy
+        handed = self._handed(ln, travel)
+        done = (handed if handed > t else t) + self.atomic
+        ln.accesses += 1
+        ln.wait += start - t
+        ln.busy += done - start
         ln.busy_until = done
+        ln.moving = moved
         return done

@@ -130,7 +130,7 @@ class Mtx:
         and otherwise (having pulled the line exclusive all the same) enters
         __mtx_lock_sleep."""
         self._catch_up(t)
-        done = self.ks.coh.rmw_arrived(self.word, th.cpu, t)
+        done = self.ks.coh.rmw_arrived(self.word, th.cpu, t, t - since)
         self.last_write = done
         if self.owner is None:
             self._take(th, done, caller)
