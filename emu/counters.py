@@ -23,9 +23,21 @@ T_ITERATIONS, T_VTIME, T_PASSED, T_IPI_SENT, T_IPI_RECEIVED, T_SHOOTDOWNS, \
 # T_SHOOTDOWNS: TLB shootdowns this task initiated (smp_targeted_tlb_shootdown); the live
 # view and `emu top` show its rate.  T_IPI_ACKED: ACKs this task's IPIs got back.
 
-LOCK_WORDS = 8
+LOCK_WORDS = 12
 LOCK_FIELDS = ("acquisitions", "contentions", "spin_cycles", "block_cycles", "hold_cycles",
-               "events")
+               "events", "wait_min_cycles", "wait_max_cycles", "hold_min_cycles",
+               "hold_max_cycles")
+# The extremes: a contended acquisition's whole wait (spin + block), and each hold.
+L_WAIT_MIN, L_HOLD_MIN = LOCK_FIELDS.index("wait_min_cycles"), LOCK_FIELDS.index(
+    "hold_min_cycles")
+
+
+def note_extremes(row: list[int], lo: int, value: int) -> None:
+    """row[lo] and row[lo + 1]: the least and the greatest value seen (0: none yet)."""
+    if value and (row[lo] == 0 or value < row[lo]):
+        row[lo] = value
+    if value > row[lo + 1]:
+        row[lo + 1] = value
 
 RING = 4096
 

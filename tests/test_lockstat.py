@@ -131,6 +131,14 @@ def test_lock_stat_rows_are_seq_stats():
     assert len(lines) == 8
 
 
+def test_lock_stat_prints_the_extremes_the_model_kept():
+    lock = dict(LOCKS[1], wait_min_cycles=2 * 3_000, wait_max_cycles=2 * 400_000,
+                hold_min_cycles=2 * 20, hold_max_cycles=2 * 900)
+    row = lock_stat_report([lock], FREQ).splitlines()[5]
+    assert row[41:].split() == ["5", "5", "3.00", "400.00", "510.00", "102.00", "0", "40",
+                                "0.02", "0.90", "4.00", "0.10"]
+
+
 def test_run_json_locks_carry_ns_and_cycles():
     doc = locks_document(LOCKS, FREQ)
     first = doc[0]
@@ -163,4 +171,8 @@ def test_run_prints_both_reports_after_the_stream(no_trace):
     assert k > 5
     rest = ls[k + 1:]
     assert rest[0] == "" and rest[1] == "lock_stat version 0.4" and rest[3] == LINUX_COLUMNS
-    assert "invl_gen_mtx:" in "\n".join(rest)
+    invl = next(x for x in rest if x.strip().startswith("invl_gen_mtx:"))
+    # The extremes come from the model: min <= avg <= max, for waits and holds alike.
+    f = invl[41:].split()
+    wmin, wmax, wavg, hmin, hmax, havg = (float(f[i]) for i in (2, 3, 5, 8, 9, 11))
+    assert 0 < wmin <= wavg <= wmax and 0 < hmin <= havg <= hmax

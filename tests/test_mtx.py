@@ -51,6 +51,24 @@ def cpu(n: int):
     return SimpleNamespace(cpu=n, offcpu=False, holding=[])
 
 
+def test_extremes_of_holds_and_of_contended_waits():
+    from emu.counters import LOCK_FIELDS
+
+    ks, m = kernel()
+    a, b = cpu(0), cpu(2)
+    t = m.acquire(a, 0, 0)
+    m.release(a, t + 100)                   # a hold of 100 cycles, uncontended
+    t = m.acquire(a, t + 200, 0)
+    assert m.acquire(b, t + 10, 0) is None
+    ks.sim.run(until=t + 500)
+    m.release(a, t + 500)                   # a hold of 500; b waits for it
+    ks.sim.run()
+    (_, when), = ks.sim.resumed
+    s = dict(zip(LOCK_FIELDS, m.stats, strict=False))
+    assert (s["hold_min_cycles"], s["hold_max_cycles"]) == (100, 500)
+    assert s["wait_min_cycles"] == s["wait_max_cycles"] == when - (t + 10)
+
+
 def test_lock_delay_cap_is_freebsds():
     assert lock_delay_max(96) == 32678      # roundup2(96) * 256 = 32768, capped (sic)
     assert lock_delay_max(8) == 16 * 256

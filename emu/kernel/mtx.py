@@ -29,7 +29,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from emu.counters import LOCK_WORDS
+from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_WORDS, note_extremes
 
 if TYPE_CHECKING:
     from emu.kernel.state import KernelState
@@ -49,11 +49,13 @@ def lock_delay_max(ncpus: int) -> int:
 class Spinner:
     """A thread inside __mtx_lock_sleep: when it next reads the lock word, its backoff."""
 
-    __slots__ = ("th", "since", "caller", "next_check", "delay", "version", "blocked_at")
+    __slots__ = ("th", "since", "start", "caller", "next_check", "delay", "version",
+                 "blocked_at")
 
     def __init__(self, th, since: int, caller: int) -> None:
         self.th = th
-        self.since = since
+        self.since = since      # start of the spin (moved on by time asleep)
+        self.start = since      # its mtx_lock: the wait, spin and block, runs from here
         self.caller = caller
         self.next_check = 0
         self.delay = 1          # lock_delay_arg_init: la->delay = lc->base
@@ -223,6 +225,8 @@ class Mtx:
         stats[HOLD] += hold
         row[EVENTS] += 1
         row[HOLD] += hold
+        note_extremes(stats, L_HOLD_MIN, hold)
+        note_extremes(row, L_HOLD_MIN, hold)
         self.owner = None
         th.holding.remove(self)
         if self.blocked:
@@ -277,6 +281,8 @@ class Mtx:
     def _acquired(self, sp: Spinner, t: int) -> None:
         self._take(sp.th, t, sp.caller)
         self._count(sp.caller, SPIN, t - sp.since)
+        note_extremes(self.stats, L_WAIT_MIN, t - sp.start)
+        note_extremes(self.callers[sp.caller], L_WAIT_MIN, t - sp.start)
         self.ks.sim.resume(sp.th, t)
 
     # ---------------------------------------------------------------- turnstile

@@ -19,8 +19,8 @@ contentions, highest first (lock_stat_cmp); a class never acquired prints nothin
 What emu has and what it does not (printed as 0 / 0.00, never guessed):
 - contentions, acquisitions, wait time (spin + block, as Linux's waittime is the whole
   wait) and hold time totals: from the model; avg = total / nr as Linux divides.
-- waittime-min/max, holdtime-min/max: 0.00, the model keeps totals per lock, not
-  per-event extremes.
+- waittime-min/max (a contended acquisition's whole wait) and holdtime-min/max: from
+  the model; 0.00 where a report has none (a lock nobody waited for).
 - con-bounces = contentions: Linux counts a bounce when the lock was last acquired on
   another CPU, which is always so when this CPU has to wait for it.
 - acq-bounces: 0, the model does not record which CPU took a lock before.
@@ -43,6 +43,7 @@ COLUMNS = ("class name", "con-bounces", "contentions", "waittime-min", "waittime
            "waittime-total", "waittime-avg", "acq-bounces", "acquisitions", "holdtime-min",
            "holdtime-max", "holdtime-total", "holdtime-avg")
 LOCKSTAT_POINTS = 4  # include/linux/lockdep_types.h
+EXTREMES = ("wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles")
 NO_IP = "[<%016x>]" % 0
 
 
@@ -52,10 +53,11 @@ def snprint_time(ns: int) -> str:
     return "%d.%02d" % (div, rem // 10)
 
 
-def _lock_time(nr: int, total_ns: int) -> str:
-    """seq_lock_time(): nr, min, max, total, avg; min and max unknown to emu (0)."""
+def _lock_time(nr: int, min_ns: int, max_ns: int, total_ns: int) -> str:
+    """seq_lock_time(): nr, min, max, total, avg."""
     avg = total_ns // nr if nr else 0
-    return "%14d" % nr + "".join(" %14s" % snprint_time(t) for t in (0, 0, total_ns, avg))
+    return "%14d" % nr + "".join(" %14s" % snprint_time(t)
+                                 for t in (min_ns, max_ns, total_ns, avg))
 
 
 def header() -> str:
@@ -72,11 +74,14 @@ def format_class(lock: dict, freq_hz: int) -> str:
     wait_ns = cycles_to_ns(int(lock.get("spin_cycles", 0)) + int(lock.get("block_cycles", 0)),
                            freq_hz)
     hold_ns = cycles_to_ns(int(lock.get("hold_cycles", 0)), freq_hz)
+    wait_min, wait_max, hold_min, hold_max = (
+        cycles_to_ns(int(lock.get(f, 0)), freq_hz) for f in EXTREMES)
     con_bounces = int(lock.get("con_bounces", cont))
     acq_bounces = int(lock.get("acq_bounces", 0))
     name = str(lock["name"])[:37]  # snprintf(name, 38, ...) into char name[39]
-    lines = ["%40s:" % name + "%14d " % con_bounces + _lock_time(cont, wait_ns)
-             + " %14d " % acq_bounces + _lock_time(acq, hold_ns)]
+    lines = ["%40s:" % name + "%14d " % con_bounces + _lock_time(cont, wait_min, wait_max,
+                                                                  wait_ns)
+             + " %14d " % acq_bounces + _lock_time(acq, hold_min, hold_max, hold_ns)]
     if cont == 0:
         return "\n".join(lines) + "\n"
     points = [c for c in lock.get("callers") or [] if int(c.get("contentions", 0)) > 0]

@@ -3,8 +3,9 @@
 `RunResult.locks` holds one dict per named lock, in cycles of the emulated machine:
 
     {"name", "acquisitions", "contentions", "spin_cycles", "block_cycles", "hold_cycles",
-     "events", "callers": [{"caller", "acquisitions", "contentions", "spin_cycles",
-                            "block_cycles", "hold_cycles"}, ...]}
+     "events", "wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles",
+     "callers": [{"caller", "acquisitions", "contentions", "spin_cycles", "block_cycles",
+                  "hold_cycles", and the same extremes}, ...]}
 
 `callers` may be missing or empty (a model that does not attribute acquisitions to call
 sites); then the lock is its own only row, with caller NO_CALLER.  lockstat(1), the Linux
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 
 NO_CALLER = "-"
 COUNT_FIELDS = ("acquisitions", "contentions")
-CYCLE_FIELDS = ("spin_cycles", "block_cycles", "hold_cycles")
+CYCLE_FIELDS = ("spin_cycles", "block_cycles", "hold_cycles",
+                # a contended acquisition's least and greatest whole wait, and hold's
+                "wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles")
 
 
 def cycles_to_ns(cycles: int, freq_hz: int) -> int:

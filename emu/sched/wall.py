@@ -23,6 +23,8 @@ from emu.counters import (
     H_EVENTS,
     H_HEARTBEAT,
     H_STATE,
+    L_HOLD_MIN,
+    L_WAIT_MIN,
     LOCK_WORDS,
     STATE_RUNNING,
     T_IPI_ACKED,
@@ -32,6 +34,7 @@ from emu.counters import (
     T_SHOOTDOWNS,
     T_VTIME,
     CounterBoard,
+    note_extremes,
 )
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
@@ -247,7 +250,9 @@ class WallSim:
         if lock.owner is not th:
             raise ProtocolError(f"UNLOCK of lock {lock_id} it does not own")
         lock.stats[EVENTS] += 1
-        lock.stats[HOLD] += int((now - lock.acquired_at) * self.cycles_per_ns)
+        hold = int((now - lock.acquired_at) * self.cycles_per_ns)
+        lock.stats[HOLD] += hold
+        note_extremes(lock.stats, L_HOLD_MIN, hold)
         lock.owner = None
         if lock.waiters:
             waiter, since, arg = lock.waiters.popleft()
@@ -259,7 +264,10 @@ class WallSim:
         lock.owner = th
         lock.acquired_at = now
         lock.stats[ACQ] += 1
-        lock.stats[SPIN] += int((now - since) * self.cycles_per_ns)
+        wait = int((now - since) * self.cycles_per_ns)
+        lock.stats[SPIN] += wait
+        if queued:
+            note_extremes(lock.stats, L_WAIT_MIN, wait)
         if arg is not None:
             self.send([th.ident, pack(GRANT, arg)])  # echoes the LOCK's argument
         elif queued:  # a kernel path waited for it: it goes on
