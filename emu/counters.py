@@ -28,8 +28,8 @@ LOCK_FIELDS = ("acquisitions", "contentions", "spin_cycles", "block_cycles", "ho
                "events", "wait_min_cycles", "wait_max_cycles", "hold_min_cycles",
                "hold_max_cycles")
 # The extremes: a contended acquisition's whole wait (spin + block), and each hold.
-L_WAIT_MIN, L_HOLD_MIN = LOCK_FIELDS.index("wait_min_cycles"), LOCK_FIELDS.index(
-    "hold_min_cycles")
+L_WAIT_MIN = LOCK_FIELDS.index("wait_min_cycles")   # then wait_max_cycles
+L_HOLD_MIN = LOCK_FIELDS.index("hold_min_cycles")   # then hold_max_cycles
 
 
 def note_extremes(row: list[int], lo: int, value: int) -> None:
