@@ -73,6 +73,14 @@ def test_shared_op_cycles_split_by_who_issued_them():
     assert prof["unresolved_cycles"] == 50  # nobody counted issuing (6, 9)
 
 
+def test_smt_stretch_is_spread_over_the_cpus_local_functions():
+    cpu_docs = {0: {"local": [["kernel", "f", "-", 100], ["kernel", "h", "-", 300]]},
+                1: {"local": [["kernel", "f", "-", 50]]}}
+    prof = merge_profile(cpu_docs, {"ops": [], "smt": [[0, 41]]}, [], set())
+    got = {r["function"]: r["cycles"] for r in prof["rows"]}
+    assert got == {"f": 100 + 10 + 50, "h": 300 + 31}  # CPU 1's sibling never worked
+
+
 # ---------------------------------------------------------------- a real run
 
 
@@ -93,6 +101,13 @@ def test_profile_names_the_collapse_and_is_deterministic(tmp_path):
     assert doc["profile"]["rows"] and doc["profile"]["unresolved_cycles"] >= 0
     again = emu(*RUN, "--profile")
     assert again.returncode == 0 and again.stdout == out
+
+
+def test_profile_with_busy_smt_siblings_is_deterministic():
+    run = ["run", "mmap1_processes", "-t", "4", "-m", "-s", "1", *FAST, "--profile"]
+    first, again = emu(*run), emu(*run)
+    assert first.returncode == 0, first.stderr
+    assert again.stdout == first.stdout
 
 
 def test_profile_needs_the_virtual_clock():

@@ -335,11 +335,7 @@ class Engine:
             th.steal = 0
         th.t = t
         pc = th.pc + OP_WIDTH
-        works = False
-        for sib in th.siblings:
-            if sib.state != BLOCKED and sib.state != DONE:
-                works = True
-                break
+        works = self.sibling_works(th)
         if pc >= len(th.ops):
             th.stretch = works
             self.reply(th.cpu, th.seq, t, False)
@@ -356,6 +352,15 @@ class Engine:
         if works:
             pre = int(pre * self.smt_slowdown)
         heappush(self.heap, (t + pre, th.cpu, self.seq, STEP_EVENT, None))
+
+    @staticmethod
+    def sibling_works(th: Thread) -> bool:
+        """Whether another thread of th's core computes now (SMT sharing: emu/cpu/smt.py);
+        one that waits (spins, sleeps, awaits ACKs) or has finished does not."""
+        for sib in th.siblings:
+            if sib.state != BLOCKED and sib.state != DONE:
+                return True
+        return False
 
     def _off_cpu(self, th: Thread, t: int, cycles: int) -> None:
         """The thread leaves its CPU (sleeps, is preempted) for `cycles`: mutex waiters

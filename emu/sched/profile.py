@@ -15,9 +15,11 @@ each half is attributed where it is known:
   (the same numbers lockstat prints) is charged to `__mtx_lock_sleep` (spin mutexes:
   `_mtx_lock_spin_cookie`) called from that caller, as pmcstat shows it on FreeBSD.
 
-Local cycles are counted as the CPU issued them, before the engine stretches them while an
-SMT sibling works (emu/cpu/smt.py): with both threads of a core busy, local functions show
-up to `smt_slowdown` times fewer cycles than the core spent in them.
+Local cycles are counted as the CPU issued them; the engine stretches them while an SMT
+sibling works (emu/cpu/smt.py), and `ProfilingEngine` adds up, per CPU, the cycles that
+stretching added in the batches the CPU committed.  The merge spreads them over that
+CPU's local functions in proportion to their cycles: a slowed thread's functions take
+longer, as UNHALTED_CORE_CYCLES would see them.
 
 Time asleep (a turnstile block, off CPU) is not counted: UNHALTED_CORE_CYCLES does not
 count a halted CPU.  Shared-operation cycles whose issuing function is unknown are the
@@ -38,7 +40,7 @@ from types import CodeType
 
 import emu
 from emu.cpu.libc import Ctx
-from emu.protocol import OP_IPI
+from emu.protocol import OP_IPI, OP_WIDTH
 from emu.sched.engine import BLOCKED, Engine
 from emu.sched.virtual import VirtualTd
 
@@ -134,6 +136,10 @@ class ProfilingEngine(Engine):
         self.op_cycles: dict[tuple[int, int, int], int] = {}  # (cpu, op, arg) -> cycles
         self.steal: dict[int, int] = {}    # cpu -> interrupt handler cycles
         self._started: dict[int, tuple[int, int, int]] = {}  # cpu -> (t, op, arg)
+        # Cycles the SMT stretch added: in the batch under way, and in the batches whose
+        # local cycles the CPU committed (those the engine reported run to the end).
+        self._smt_batch: dict[int, int] = {}
+        self.smt: dict[int, int] = {}
 
     def _step(self, th, t: int) -> None:
         op = th.ops[th.pc]
@@ -151,15 +157,48 @@ class ProfilingEngine(Engine):
             self.op_cycles[key] = self.op_cycles.get(key, 0) + t - started[0]
         if th.steal:
             self.steal[th.cpu] = self.steal.get(th.cpu, 0) + th.steal
+        works = self.sibling_works(th)
+        if th.pc + OP_WIDTH >= len(th.ops):   # the batch ends (run to the end): commit
+            extra = self._smt_batch.pop(th.cpu, 0)
+            if extra:
+                self.smt[th.cpu] = self.smt.get(th.cpu, 0) + extra
+            super()._advance(th, t)
+            return
         super()._advance(th, t)
+        if works:
+            self._stretched(th, th.ops[th.pc + 1])
+
+    def _load(self, th) -> None:
+        super()._load(th)
+        if th.stretch:
+            self._stretched(th, th.ops[1])
+
+    def _stretched(self, th, pre: int) -> None:
+        extra = int(pre * self.smt_slowdown) - pre
+        if extra:
+            self._smt_batch[th.cpu] = self._smt_batch.get(th.cpu, 0) + extra
 
     def write_profile(self, rundir: str) -> None:
         doc = {"ops": [[*k, v] for k, v in self.op_cycles.items()],
-               "steal": [[cpu, v] for cpu, v in self.steal.items()]}
+               "steal": [[cpu, v] for cpu, v in self.steal.items()],
+               "smt": [[cpu, v] for cpu, v in self.smt.items()]}
         Path(rundir, ACTOR_FILE).write_text(json.dumps(doc))
 
 
 # ---------------------------------------------------------------- the supervisor's side
+
+
+def _spread(rows: list[tuple[tuple, int]], extra: int) -> list[tuple[tuple, int]]:
+    """rows with `extra` cycles shared out in proportion to their cycles (the remainder to
+    the largest row)."""
+    total = sum(c for _, c in rows)
+    if not extra or not total:
+        return rows
+    out = [(key, c + extra * c // total) for key, c in rows]
+    big = max(range(len(out)), key=lambda i: (rows[i][1], rows[i][0]))
+    key, c = out[big]
+    out[big] = (key, c + extra - sum(extra * c0 // total for _, c0 in rows))
+    return out
 
 
 def merge_profile(cpu_docs: dict[int, dict], actor_doc: dict, locks: list[dict],
@@ -173,9 +212,12 @@ def merge_profile(cpu_docs: dict[int, dict], actor_doc: dict, locks: list[dict],
             rows[key] = rows.get(key, 0) + cycles
 
     issuers: dict[tuple[int, int, int], list[tuple[tuple[str, str, str], int]]] = {}
+    smt = dict(map(tuple, actor_doc.get("smt", [])))
     for cpu, doc in cpu_docs.items():
-        for image, func, caller, cycles in doc.get("local", []):
-            add((image, func, caller), cycles)
+        local = [((image, func, caller), cycles)
+                 for image, func, caller, cycles in doc.get("local", [])]
+        for key, cycles in _spread(local, smt.get(cpu, 0)):
+            add(key, cycles)
         for op, arg, image, func, caller, count in doc.get("ops", []):
             issuers.setdefault((cpu, op, arg), []).append(((image, func, caller), count))
     unresolved = 0
