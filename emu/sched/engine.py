@@ -335,7 +335,7 @@ class Engine:
             th.steal = 0
         th.t = t
         pc = th.pc + OP_WIDTH
-        works = self.sibling_works(th)
+        works = bool(th.siblings) and self.sibling_works(th)
         if pc >= len(th.ops):
             th.stretch = works
             self.reply(th.cpu, th.seq, t, False)
