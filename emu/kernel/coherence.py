@@ -169,9 +169,7 @@ class Coherence:
         start = t if t >= busy else busy
         handed = self._handed(ln, travel)
         done = (handed if handed > t else t) + self.atomic
-        ln.accesses += 1
-        ln.wait += start - t
-        ln.busy += done - start
+        ln.account(t, start, done)
         ln.busy_until = done
         ln.moving = moved
         return done

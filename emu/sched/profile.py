@@ -39,6 +39,7 @@ from pathlib import Path
 from types import CodeType
 
 import emu
+from emu.cpu import smt
 from emu.cpu.libc import Ctx
 from emu.protocol import OP_IPI, OP_WIDTH
 from emu.sched.engine import BLOCKED, Engine
@@ -157,13 +158,13 @@ class ProfilingEngine(Engine):
             self.op_cycles[key] = self.op_cycles.get(key, 0) + t - started[0]
         if th.steal:
             self.steal[th.cpu] = self.steal.get(th.cpu, 0) + th.steal
-        works = self.sibling_works(th)
         if th.pc + OP_WIDTH >= len(th.ops):   # the batch ends (run to the end): commit
             extra = self._smt_batch.pop(th.cpu, 0)
             if extra:
                 self.smt[th.cpu] = self.smt.get(th.cpu, 0) + extra
             super()._advance(th, t)
             return
+        works = self.sibling_works(th)        # as super()._advance decides it
         super()._advance(th, t)
         if works:
             self._stretched(th, th.ops[th.pc + 1])
@@ -174,7 +175,7 @@ class ProfilingEngine(Engine):
             self._stretched(th, th.ops[1])
 
     def _stretched(self, th, pre: int) -> None:
-        extra = int(pre * self.smt_slowdown) - pre
+        extra = smt.stretch(pre, self.smt_slowdown, True) - pre
         if extra:
             self._smt_batch[th.cpu] = self._smt_batch.get(th.cpu, 0) + extra
 
