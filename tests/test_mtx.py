@@ -48,7 +48,7 @@ def kernel(spin: bool = False):
 
 
 def cpu(n: int):
-    return SimpleNamespace(cpu=n, offcpu=False, holding=[])
+    return SimpleNamespace(cpu=n, offcpu=False, holding=[], drain=0)
 
 
 def test_extremes_of_holds_and_of_contended_waits():
@@ -192,3 +192,64 @@ def test_newcomer_fcmpset_is_decided_when_it_lands():
     assert m.owner is near
     assert ks.sim.resumed == [(2, rel + 60 + COST.line_same_socket + COST.atomic_local)]
     assert m.stats[CONT] == 1 and m.nspinning == 1  # far found it taken and spins
+
+
+def _spinner_check_after(m, t: int) -> tuple[int, int]:
+    """The only spinner's first re-read at or after t, and its delay then (lock_delay's
+    schedule: the delay doubles, in PAUSEs, before each re-read)."""
+    s, _, _, sp = m.spinners[0]
+    d = sp.delay
+    while s < t:
+        d = min(2 * d, m.max_delay)
+        s += d * COST.pause + COST.l1_hit
+    return s, d
+
+
+def test_a_re_read_on_its_way_sees_the_release():
+    """A spinner's re-read is decided where the owner serves it, two legs after it was
+    issued: one issued just before the release sees UNOWNED, and the spinner does not wait
+    for its next re-read, a long backoff later."""
+    ks, m = kernel()
+    owner, far = cpu(0), cpu(50)
+    m.acquire(owner, 0, 0)
+    m.acquire(far, 10, 0)
+    ks.sim.run(until=5000)                  # far's fcmpset lands and fails: it spins
+    done = ks.coh.write(m.word, 0, 5000)    # the owner writes its lock's line back
+    s, d = _spinner_check_after(m, done + 1000)
+    m.release(owner, s + 1)                 # one cycle after far's re-read went out
+    ks.sim.run()
+    (who, when), = ks.sim.resumed
+    assert who == 50
+    assert when == s + 2 * COST.line_other_socket + COST.atomic_local  # read, fcmpset
+    assert when < s + 2 * d * COST.pause
+
+
+def test_a_spinners_fcmpset_is_decided_when_it_lands():
+    """A spinner that saw the release still has to send its fcmpset: a newcomer whose
+    fcmpset went out before it lands first and wins, and the spinner goes on spinning."""
+    ks, m = kernel()
+    owner, far, near = cpu(0), cpu(50), cpu(2)
+    m.acquire(owner, 0, 0)
+    m.acquire(far, 10, 0)
+    ks.sim.run(until=5000)
+    done = ks.coh.write(m.word, 0, 5000)
+    s, _ = _spinner_check_after(m, done + 1000)
+    rel = m.release(owner, s + 1)
+    assert m.acquire(near, rel + 10, 0) is None  # far's read is still on its way back
+    ks.sim.run(until=rel + 2000)
+    assert m.owner is near and ks.sim.resumed[0][0] == 2
+    assert m.nspinning == 1                  # far lost the race and spins again
+
+
+def test_stores_overlap_their_misses_and_a_locked_op_waits_for_them():
+    """Plain stores retire into the store buffer: the core goes on, their RFOs overlap,
+    and the thread's next lock-prefixed instruction (here mtx_unlock's) waits for them."""
+    ks, m = kernel()
+    coh, a = ks.coh, cpu(0)
+    coh.write("p", 2, 0)
+    coh.write("q", 50, 0)                   # two lines modified elsewhere
+    t = m.acquire(a, 1000, 0)
+    assert coh.store(a, "p", t) == t and coh.store(a, "q", t) == t
+    assert a.drain == t + COST.line_other_socket  # the longer miss, not the sum
+    assert coh.drained(a, t + 10) == a.drain and coh.drained(a, a.drain + 5) == a.drain + 5
+    assert m.release(a, t + 10) == a.drain + COST.l1_hit + COST.atomic_local

@@ -30,23 +30,19 @@ from collections.abc import Hashable
 
 
 class Line:
-    __slots__ = ("owner", "sharers", "busy_until", "moving", "transfers", "accesses", "wait",
-                 "busy")
+    __slots__ = ("owner", "sharers", "busy_until", "moving", "written", "transfers",
+                 "accesses", "wait", "busy")
 
     def __init__(self) -> None:
         self.owner = -1                 # -1: in memory, nobody's cache
         self.sharers: set[int] = set()
         self.busy_until = 0
         self.moving = False             # busy with a transfer (not an op in its owner's cache)
+        self.written = 0                # when it was last written (its copies invalidated)
         self.transfers = 0              # times it moved between caches
         self.accesses = 0
         self.wait = 0                   # cycles accesses queued behind earlier ones
         self.busy = 0                   # cycles it was being moved or modified
-
-    def account(self, t: int, start: int, done: int) -> None:
-        self.accesses += 1
-        self.wait += start - t
-        self.busy += done - start
 
 
 class Coherence:
@@ -73,13 +69,21 @@ class Coherence:
 
     def _own(self, ln: Line, cpu: int, invalidate: int) -> int:
         """Cycles to hold the line exclusive at cpu (an RFO): fetch it, invalidate sharers
-        (those it tracks, and `invalidate`: the price of copies tracked by the caller)."""
-        cost = self._rfo(ln, cpu)
-        if ln.owner != cpu:
+        (those it tracks, and `invalidate`: the price of copies tracked by the caller).
+        _rfo, inline: this runs for every write and RMW."""
+        owner = ln.owner
+        if owner == cpu:
+            cost = self.hit
+        else:
+            cost = self.memory if owner < 0 else self.transfer[owner][cpu]
             ln.transfers += 1
+            ln.owner = cpu
         if ln.sharers:
+            row = self.transfer[cpu]
+            far = max(map(row.__getitem__, ln.sharers))
+            if far > cost:
+                cost = far
             ln.sharers.clear()
-        ln.owner = cpu
         return cost if cost >= invalidate else invalidate
 
     def _rfo(self, ln: Line, cpu: int) -> int:
@@ -114,7 +118,7 @@ class Coherence:
         else:
             done = start + cost
         done += extra
-        ln.accesses += 1            # Line.account, inline: this runs for every access
+        ln.accesses += 1            # the line's accounting: this runs for every access
         ln.wait += start - t
         ln.busy += done - start
         return done
@@ -141,16 +145,34 @@ class Coherence:
         ln = self.lines[key]
         cost = self._own(ln, cpu, 0)
         done = self._served(ln, t, cost, 0)
-        ln.busy_until = done
+        ln.busy_until = ln.written = done
         ln.moving = cost > self.hit
         return done
+
+    def store(self, th, key: Hashable, t: int) -> int:
+        """A plain store by thread th at t, through its store buffer: the core goes on at
+        once while the store's RFO runs, so the misses of stores to different lines
+        overlap (scattered stores to DRAM retire every 15-20 cycles against a ~200-cycle
+        load latency: Downs, "Random writes and microcode, oh my", 2019); th.drain is when
+        the last of them is done, which th's next locked instruction waits for (x86 TSO:
+        a locked instruction drains the store buffer, Intel SDM vol. 3A, 8.2.2).
+        Returns when th goes on."""
+        done = self.write(key, th.cpu, t)
+        if done > th.drain:
+            th.drain = done
+        return t
+
+    @staticmethod
+    def drained(th, t: int) -> int:
+        """When a locked instruction th issues at t can start: once its stores are done."""
+        return th.drain if th.drain > t else t
 
     def rmw(self, key: Hashable, cpu: int, t: int, invalidate: int = 0) -> int:
         """A lock-prefixed read-modify-write (CAS, XCHG, fetchadd) at t."""
         ln = self.lines[key]
         cost = self._own(ln, cpu, invalidate)
         done = self._served(ln, t, cost, self.atomic)
-        ln.busy_until = done
+        ln.busy_until = ln.written = done
         ln.moving = cost > self.hit
         return done
 
@@ -169,7 +191,9 @@ class Coherence:
         start = t if t >= busy else busy
         handed = self._handed(ln, travel)
         done = (handed if handed > t else t) + self.atomic
-        ln.account(t, start, done)
-        ln.busy_until = done
+        ln.accesses += 1            # accounted as in _served
+        ln.wait += start - t
+        ln.busy += done - start
+        ln.busy_until = ln.written = done
         ln.moving = moved
         return done

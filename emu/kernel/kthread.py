@@ -173,13 +173,13 @@ class _Run:
                     t += req[0]
                     continue
                 if k is Rmw:
-                    t = coh.rmw(req[0], cpu, t)
+                    t = coh.rmw(req[0], cpu, coh.drained(th, t))
                     continue
                 if k is Read:
                     t = coh.read(req[0], cpu, t)
                     continue
                 if k is Write:
-                    t = coh.write(req[0], cpu, t)
+                    t = coh.store(th, req[0], t)
                     continue
                 if req is NOW:
                     value = t
@@ -304,6 +304,7 @@ class KThread:
         self.awaiting_acks = 0
         self.args: list[int] = []
         self.ipi_waiters: list = []
+        self.drain = 0          # when its buffered stores are done (Coherence.store)
         self.done = False
 
 

@@ -13,11 +13,14 @@ sys/kern/kern_mutex.c and sys/kern/subr_lock.c, FreeBSD head mid-2018:
 
 No queue decides who gets a released lock: each spinner re-reads the word when its current
 backoff ends, the line reaches it after a transfer whose cost depends on its distance from
-the releaser, and the first fcmpset to arrive wins.  A newcomer's fast-path fcmpset is
-decided when it arrives too, so a CPU on the releaser's socket beats one on the other
-socket that tried a little earlier.  Nearer CPUs therefore win more often,
-newcomers beat spinners that are deep in their backoff, and the lock word's line bounces
-between every contender (Boyd-Wickizer et al., "Non-scalable locks are dangerous", 2012).
+the releaser, and the first fcmpset to arrive wins.  Every access is decided where the line
+serves it, not where it is issued: a re-read when it reaches the owner (so one on its way
+when the word is released sees UNOWNED), an fcmpset, a newcomer's or a spinner's, when it
+lands.  So a CPU on the releaser's socket beats one on the other socket that tried a little
+earlier, and a newcomer whose fcmpset went out first beats a spinner that had to read
+first.  Nearer CPUs therefore win more often, newcomers beat spinners that are deep in
+their backoff, and the lock word's line bounces between every contender (Boyd-Wickizer et
+al., "Non-scalable locks are dangerous", 2012).
 
 A spinner costs no event while it spins: its check times follow from when it started
 (each check is `delay * PAUSE` plus an L1 re-read after the last), so at each release the
@@ -67,7 +70,7 @@ class Mtx:
     """One kernel mutex: its word's cache line, owner, spinners, turnstile, statistics."""
 
     __slots__ = ("ks", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
-                 "acquired_at", "spinners", "nspinning", "last_write", "blocked", "inflight",
+                 "acquired_at", "spinners", "nspinning", "blocked", "inflight",
                  "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
     def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
@@ -82,7 +85,6 @@ class Mtx:
         self.acquired_at = 0
         self.spinners: list = []       # heap of (next_check, cpu, version, Spinner)
         self.nspinning = 0
-        self.last_write = 0            # when the word last changed (a fcmpset completed)
         self.blocked: list[Spinner] = []
         self.inflight: list[tuple[int, int]] = []  # (arrival, cpu) of fcmpsets on their way
         self.stats = [0] * LOCK_WORDS
@@ -114,7 +116,13 @@ class Mtx:
         reached the word first (a nearer newcomer, a spinner already on its way, the
         owner's release) decides whether it finds the lock free.  Only a line already
         here (or in memory, where nobody else holds it) is decided at once."""
-        self._count(caller, EVENTS)
+        self.stats[EVENTS] += 1         # _count, inline: this runs for every mtx_lock
+        row = self.callers.get(caller)
+        if row is None:
+            row = self.callers[caller] = [0] * LOCK_WORDS
+        row[EVENTS] += 1
+        if th.drain > t:                # lock cmpxchg waits for th's buffered stores
+            t = th.drain
         travel = self.ks.coh.rfo_cost(self.word, th.cpu)
         if travel <= self.hit or self.line.owner < 0:
             done = self._fcmpset(th.cpu, t)
@@ -133,7 +141,6 @@ class Mtx:
         __mtx_lock_sleep."""
         self._catch_up(t)
         done = self.ks.coh.rmw_arrived(self.word, th.cpu, t, t - since)
-        self.last_write = done
         if self.owner is None:
             self._take(th, done, caller)
             self.ks.sim.resume(th, done)
@@ -141,33 +148,54 @@ class Mtx:
             self._count(caller, CONT)
             self._contend(Spinner(th, since, caller), done)
 
-    def _fcmpset(self, cpu: int, t: int) -> int:
+    def _fcmpset(self, cpu: int, t: int, row: list[int] | None = None) -> int:
         """A lock cmpxchg on the word at t.  The spinners that re-read the word since it
-        last changed hold it shared: this write must invalidate them."""
-        self._catch_up(t)
+        last changed hold it shared: this write must invalidate them.  `row` (a release:
+        the releaser's transfer row) makes the re-reads in flight at t see the write."""
+        self._catch_up(t, row)
         done = self.ks.coh.rmw(self.word, cpu, t)
-        self.last_write = done
         return done
 
-    def _catch_up(self, t: int) -> None:
-        """Play the spinners' re-reads before t (they all saw the word owned): advance
-        their backoff, and record as sharers those that read after the last change."""
-        heap, sharers = self.spinners, self.line.sharers
+    def _catch_up(self, t: int, row: list[int] | None = None,
+                  changed: int | None = None) -> None:
+        """Play the spinners' re-reads that saw the word before t (all saw it owned):
+        advance their backoff, and record as sharers those that read after the last change.
+
+        A spinner's first re-read after the word changed misses, and its later ones hit
+        until the next change.  A miss is decided where it is served, as an fcmpset is:
+        with `row` (a release: the releaser's transfer row), a first re-read that reaches
+        the releaser at or after t, two legs of its miss after it was issued, sees what the
+        word is from t on, and is left to the race.  Without `row` (the word stays owned
+        across t) every re-read issued before t is played.  `changed`: when the word last
+        changed before the release (default: the line's last write)."""
+        heap, sharers, late = self.spinners, self.line.sharers, []
+        if changed is None:
+            changed = self.line.written
         while heap and heap[0][0] < t:
             sp = self._pop_live()
             if sp is None:
                 break
+            cpu = sp.th.cpu
+            if row is not None and cpu not in sharers and cpu != self.line.owner:
+                self._backoff(sp, changed)  # its first re-read since the change
+                m = row[cpu]
+                if t - (m - (m + 2) // 3) <= sp.next_check < t:
+                    late.append(sp)     # on its way: it reaches the word at or after t
+                    continue
             self._backoff(sp, t)
             last_read = sp.next_check - (sp.delay * self.pause + self.hit)
-            if last_read > self.last_write:
-                sharers.add(sp.th.cpu)
+            if last_read > self.line.written:
+                sharers.add(cpu)
+            self._push(sp)
+        for sp in late:
             self._push(sp)
 
     def _take(self, th, t: int, caller: int) -> int:
         self.owner = th
         self.owner_caller = caller
         self.acquired_at = t
-        self._count(caller, ACQ)
+        self.stats[ACQ] += 1
+        self.callers[caller][ACQ] += 1  # the row acquire() made
         th.holding.append(self)
         return t
 
@@ -218,7 +246,10 @@ class Mtx:
 
     def release(self, th, t: int) -> int:
         """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        t_rel = self._fcmpset(th.cpu, t)
+        if th.drain > t:                # lock cmpxchg waits for th's buffered stores
+            t = th.drain
+        dist, changed = self.ks.transfer[th.cpu], self.line.written
+        t_rel = self._fcmpset(th.cpu, t, dist)
         hold = t - self.acquired_at
         stats, row = self.stats, self.callers[self.owner_caller]  # made by _take's count
         stats[EVENTS] += 1
@@ -236,18 +267,24 @@ class Mtx:
                 self.ks.sim.at(t_rel + self.wakeup, sp.th.cpu,
                                lambda t, sp=sp: self._woken(sp, t))
         if self.nspinning:
-            self._race(t_rel, th.cpu)
+            self._race(t_rel, dist, changed)
         return t_rel
 
-    def _race(self, r: int, releaser: int) -> None:
-        """The word became UNOWNED at r: find the spinner whose fcmpset lands first.
+    def _race(self, r: int, row: list[int], changed: int) -> None:
+        """The word became UNOWNED at r (the releaser's cmpxchg executed `atomic` before,
+        in the releaser's L1, with `row` its transfer row; the word changed before that at
+        `changed`): find the spinner whose fcmpset lands first.
 
-        Only the spinner that would land first is played out: the others that read the
-        word free just before it would fail their fcmpset and go on spinning, which their
-        schedule does anyway.  A spinner already on its way (it read the word free during
-        an earlier free window) keeps its place in the race."""
-        self._catch_up(r)               # re-reads before r saw the lock owned
-        row = self.ks.transfer[releaser]
+        A re-read that reached the releaser while its cmpxchg held the line is answered
+        UNOWNED once it is done, one leg (the data) before the spinner has it; one that
+        reaches it later pays its whole miss.  Seeing UNOWNED, the spinner issues its
+        fcmpset, which is decided where it lands, a miss later, as a newcomer's is
+        (_landed): a newcomer's fcmpset issued before it wins.  Only the spinner that
+        would land first is played out: the others that read the word free just before it
+        would fail their fcmpset and go on spinning, which their schedule does anyway.  A
+        spinner already on its way (it read the word free during an earlier free window)
+        keeps its place in the race."""
+        self._catch_up(r - self.ks.coh.atomic, row, changed)  # re-reads served before: owned
         first = min(self.inflight) if self.inflight else None
         best, best_key, seen = None, first, []
         while self.spinners:
@@ -257,9 +294,12 @@ class Mtx:
             if sp is None:
                 break
             seen.append(sp)
-            key = (sp.next_check + row[sp.th.cpu], sp.th.cpu)  # sees UNOWNED, then fcmpset
+            m = row[sp.th.cpu]
+            read = sp.next_check + m           # sees UNOWNED
+            handed = r + (m + 2) // 3
+            key = ((read if read > handed else handed) + m, sp.th.cpu)  # its fcmpset lands
             if best_key is None or key < best_key:
-                best, best_key = sp, key
+                best, best_key, travel = sp, key, m
         for sp in seen:
             if sp is not best:
                 self._push(sp)
@@ -267,16 +307,19 @@ class Mtx:
             self.inflight.append(best_key)
             self.line.sharers.add(best.th.cpu)  # it read the word on its way
             self.ks.sim.at(best_key[0], best.th.cpu,
-                           lambda t, sp=best, key=best_key: self._grab(sp, key, t))
+                           lambda t, sp=best, key=best_key, m=travel: self._grab(sp, key, m, t))
 
-    def _grab(self, sp: Spinner, key: tuple[int, int], t: int) -> None:
-        """sp read the word UNOWNED and its fcmpset arrives at t."""
+    def _grab(self, sp: Spinner, key: tuple[int, int], travel: int, t: int) -> None:
+        """sp read the word UNOWNED and its fcmpset, a miss of `travel`, lands at t: it
+        takes the lock if it is still free, and otherwise (having pulled the line exclusive
+        all the same) goes back to lock_delay, seeing the new owner."""
         self.inflight.remove(key)
+        self._catch_up(t)
+        done = self.ks.coh.rmw_arrived(self.word, sp.th.cpu, t, travel)
         if self.owner is None:
-            self._acquired(sp, self._fcmpset(sp.th.cpu, t))
+            self._acquired(sp, done)
         else:
-            # Someone's fcmpset got there first: back to lock_delay, seeing the new owner.
-            self._contend(sp, t)
+            self._contend(sp, done)
 
     def _acquired(self, sp: Spinner, t: int) -> None:
         self._take(sp.th, t, sp.caller)

@@ -30,6 +30,7 @@ class ModelThread:
         self.args: list[int] = []     # ARG operations before a kernel call
         self.on_resume = None
         self.awaiting_acks = 0
+        self.drain = 0                # when its buffered stores are done (Coherence.store)
 
 
 class KernelState:

@@ -72,7 +72,7 @@ class Thread:
     __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
                  "held", "holding", "offcpu", "iterations", "boundary", "boundary_t",
                  "version", "awaiting_acks", "ipi_waiters", "steal", "args", "on_resume",
-                 "siblings", "stretch")
+                 "siblings", "stretch", "drain")
 
     def __init__(self, cpu: int, task: int, period: int) -> None:
         self.cpu = cpu
@@ -100,6 +100,7 @@ class Thread:
         self.on_resume = None    # a kernel path's continuation while one blocks it
         self.siblings: list[Thread] = []  # the run's other threads on its core
         self.stretch = False     # whether its next batch starts slowed by a working sibling
+        self.drain = 0           # when its buffered stores are done (Coherence.store)
 
 
 class Engine:
@@ -307,9 +308,9 @@ class Engine:
         elif op == OP_READ:
             t = ks.coh.read(arg, th.cpu, t)
         elif op == OP_WRITE:
-            t = ks.coh.write(arg, th.cpu, t)
+            t = ks.coh.store(th, arg, t)
         elif op == OP_ATOMIC:
-            t = ks.coh.rmw(arg, th.cpu, t)
+            t = ks.coh.rmw(arg, th.cpu, t if t >= th.drain else th.drain)
             ks.events += 1
         elif op == OP_CALL:
             t = HANDLERS[arg](ks, th, t)

@@ -195,9 +195,9 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
         elif op == OP_READ:
             t = ks.coh.read(arg, cpu, t)
         elif op == OP_WRITE:
-            t = ks.coh.write(arg, cpu, t)
+            t = ks.coh.store(th, arg, t)
         elif op == OP_ATOMIC:
-            t = ks.coh.rmw(arg, cpu, t)
+            t = ks.coh.rmw(arg, cpu, ks.coh.drained(th, t))
         elif op == OP_CALL:
             t = HANDLERS[arg](ks, th, t)
         elif op == OP_ARG:

@@ -41,9 +41,9 @@ def _line(ks, cpu: int | None):
     return ks.ids.invl_fake_head if cpu is None else ("md_invl_gen", cpu)
 
 
-def _cas16(ks, key, cpu: int, t: int) -> int:
-    """CMPXCHG16B: an RMW on the line, about twice an 8-byte one."""
-    return ks.coh.rmw(key, cpu, t) + ks.cost.atomic_local
+def _cas16(ks, th, key, t: int) -> int:
+    """LOCK CMPXCHG16B: an RMW on the line, about twice an 8-byte one, after th's stores."""
+    return ks.coh.rmw(key, th.cpu, ks.coh.drained(th, t)) + ks.cost.atomic_local
 
 
 def di_start_u(ks, th, t: int) -> int:
@@ -52,8 +52,8 @@ def di_start_u(ks, th, t: int) -> int:
     t = coh.read(_line(ks, None), me, t)
     for cpu in q:                         # walk to the tail
         t = coh.read(_line(ks, cpu), me, t)
-    t = coh.write(_line(ks, me), me, t)   # our {gen, next = NULL}
-    t = _cas16(ks, _line(ks, q[-1] if q else None), me, t)  # tail.next = us
+    t = coh.store(th, _line(ks, me), t)   # our {gen, next = NULL}
+    t = _cas16(ks, th, _line(ks, q[-1] if q else None), t)  # tail.next = us
     q.append(me)
     return t
 
@@ -66,7 +66,7 @@ def di_finish_u(ks, th, t: int) -> int:
     for cpu in q[:i]:                     # find our predecessor
         t = coh.read(_line(ks, cpu), me, t)
     pred = q[i - 1] if i else None
-    t = _cas16(ks, _line(ks, pred), me, t)  # donate gen, unlink us
+    t = _cas16(ks, th, _line(ks, pred), t)  # donate gen, unlink us
     if i + 1 < len(q):
         t = coh.read(_line(ks, q[i + 1]), me, t)
     del q[i]

@@ -9,7 +9,9 @@ waiters; else donate it to the next older entry; then unlink ourselves.
 Every unmap in the machine passes through this one mutex twice.  The list manipulation
 runs in the actor (it is shared state) and touches the lines a real CPU would: the list
 head and pmap_invl_gen, and the neighbouring entries, which live in *other* CPUs' struct
-thread (td_md.md_invl_gen), so each is a transfer.
+thread (td_md.md_invl_gen), so each is a transfer.  The loads are dependent and pay their
+misses one after another; the stores go through the store buffer, their misses overlapping,
+and mtx_unlock's cmpxchg waits for them (Coherence.store).
 
 Which statics share a line is the compiler's doing.  pmap_invl_gen_tracker ({ NULL }),
 invl_gen_mtx and pmap_invl_gen (0) are all zero-initialised, so all in .bss; clang lays
@@ -70,10 +72,10 @@ def di_started_locked(ks, th, t: int) -> int:
     trk = _tracker(ks)
     t = coh.read(ids.invl_head, me, t)
     t = coh.read(entry(trk[0]) if trk else ids.invl_gen, me, t)  # currgen
-    t = coh.write(entry(me), me, t)                                # invl_gen->gen, link
+    t = coh.store(th, entry(me), t)                                # invl_gen->gen, link
     if trk:
-        t = coh.write(entry(trk[0]), me, t)                        # old head's le_prev
-    t = coh.write(ids.invl_head, me, t)                            # LIST_INSERT_HEAD
+        t = coh.store(th, entry(trk[0]), t)                        # old head's le_prev
+    t = coh.store(th, ids.invl_head, t)                            # LIST_INSERT_HEAD
     trk.insert(0, me)
     return t
 
@@ -86,14 +88,14 @@ def di_finished_locked(ks, th, t: int) -> int:
     if i == len(trk) - 1:
         # Oldest: publish under the turnstile chain spin lock (never contended here: only
         # the holder of invl_gen_mtx takes it), then wake any pmap_delayed_invl_wait().
-        t = coh.rmw(ids.invl_tc, me, t)
-        t = coh.write(ids.invl_gen, me, t)
-        t = coh.rmw(ids.invl_tc, me, t)
+        t = coh.rmw(ids.invl_tc, me, coh.drained(th, t))
+        t = coh.store(th, ids.invl_gen, t)
+        t = coh.rmw(ids.invl_tc, me, coh.drained(th, t))
     else:
-        t = coh.write(entry(trk[i + 1]), me, t)                    # donate: next->gen
-    t = coh.write(ids.invl_head if i == 0 else entry(trk[i - 1]), me, t)  # LIST_REMOVE
+        t = coh.store(th, entry(trk[i + 1]), t)                    # donate: next->gen
+    t = coh.store(th, ids.invl_head if i == 0 else entry(trk[i - 1]), t)  # LIST_REMOVE
     if i < len(trk) - 1:
-        t = coh.write(entry(trk[i + 1]), me, t)
+        t = coh.store(th, entry(trk[i + 1]), t)
     del trk[i]
     return t
 
