@@ -44,6 +44,11 @@ class Line:
         self.wait = 0                   # cycles accesses queued behind earlier ones
         self.busy = 0                   # cycles it was being moved or modified
 
+    def account(self, t: int, start: int, done: int) -> None:
+        self.accesses += 1
+        self.wait += start - t
+        self.busy += done - start
+
 
 class Coherence:
     """All hot lines of the emulated machine, by id (any hashable: "swap_reserved",
@@ -69,21 +74,13 @@ class Coherence:
 
     def _own(self, ln: Line, cpu: int, invalidate: int) -> int:
         """Cycles to hold the line exclusive at cpu (an RFO): fetch it, invalidate sharers
-        (those it tracks, and `invalidate`: the price of copies tracked by the caller).
-        _rfo, inline: this runs for every write and RMW."""
-        owner = ln.owner
-        if owner == cpu:
-            cost = self.hit
-        else:
-            cost = self.memory if owner < 0 else self.transfer[owner][cpu]
+        (those it tracks, and `invalidate`: the price of copies tracked by the caller)."""
+        cost = self._rfo(ln, cpu)
+        if ln.owner != cpu:
             ln.transfers += 1
-            ln.owner = cpu
         if ln.sharers:
-            row = self.transfer[cpu]
-            far = max(map(row.__getitem__, ln.sharers))
-            if far > cost:
-                cost = far
             ln.sharers.clear()
+        ln.owner = cpu
         return cost if cost >= invalidate else invalidate
 
     def _rfo(self, ln: Line, cpu: int) -> int:
@@ -118,7 +115,7 @@ class Coherence:
         else:
             done = start + cost
         done += extra
-        ln.accesses += 1            # the line's accounting: this runs for every access
+        ln.accesses += 1            # Line.account, inline: this runs for every access
         ln.wait += start - t
         ln.busy += done - start
         return done
@@ -140,8 +137,9 @@ class Coherence:
         return done
 
     def write(self, key: Hashable, cpu: int, t: int) -> int:
-        """A plain store at t (the store buffer hides nothing here: it is in a critical
-        section, and the line must be ours before the next access to it)."""
+        """A store at t: returns when the line is ours and the store done (what a store
+        that must be visible before the thread goes on costs; a thread's plain stores go
+        through its store buffer, `store`)."""
         ln = self.lines[key]
         cost = self._own(ln, cpu, 0)
         done = self._served(ln, t, cost, 0)
@@ -191,9 +189,7 @@ class Coherence:
         start = t if t >= busy else busy
         handed = self._handed(ln, travel)
         done = (handed if handed > t else t) + self.atomic
-        ln.accesses += 1            # accounted as in _served
-        ln.wait += start - t
-        ln.busy += done - start
+        ln.account(t, start, done)
         ln.busy_until = ln.written = done
         ln.moving = moved
         return done

@@ -116,11 +116,7 @@ class Mtx:
         reached the word first (a nearer newcomer, a spinner already on its way, the
         owner's release) decides whether it finds the lock free.  Only a line already
         here (or in memory, where nobody else holds it) is decided at once."""
-        self.stats[EVENTS] += 1         # _count, inline: this runs for every mtx_lock
-        row = self.callers.get(caller)
-        if row is None:
-            row = self.callers[caller] = [0] * LOCK_WORDS
-        row[EVENTS] += 1
+        self._count(caller, EVENTS)
         if th.drain > t:                # lock cmpxchg waits for th's buffered stores
             t = th.drain
         travel = self.ks.coh.rfo_cost(self.word, th.cpu)
@@ -194,8 +190,7 @@ class Mtx:
         self.owner = th
         self.owner_caller = caller
         self.acquired_at = t
-        self.stats[ACQ] += 1
-        self.callers[caller][ACQ] += 1  # the row acquire() made
+        self._count(caller, ACQ)
         th.holding.append(self)
         return t
 
