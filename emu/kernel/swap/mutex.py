@@ -15,8 +15,10 @@ in the built kernel the lock word probably lies a line away.  We put them on one
 the same, and this is the model's one layout chosen from a measured rate: a line of its
 own puts two more serial misses (a load, then an upgrade) inside every acquisition, and
 the write-up's rate (about 7M sw_dev_mtx acquisitions a second at 96 CPUs, 140 ns each,
-less than one cross-socket miss) has no room for them.  With its own line, --di epoch at
-96 tasks falls to about half the write-up's figure.
+less than one cross-socket miss) has no room for them.  With its own line (the load of
+`swap_reserved += incr` then missing, its store drained before mtx_unlock), --di epoch at
+96 tasks falls to 1.46M, under half the write-up's figure.  On the lock's line the load
+hits, so only the store is modelled.
 """
 
 from __future__ import annotations
