@@ -23,8 +23,11 @@ test: setup
 	$(BIN)/ruff check emu workloads tests bench
 	$(BIN)/python -m pytest -q
 
+# Every benchmark under bench/, each printing its table (the sweeps take about two minutes).
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench_runtime.py
+	$(BIN)/python bench/bench_epoch.py
+	$(BIN)/python bench/bench_sweeps.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
