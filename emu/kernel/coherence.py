@@ -29,6 +29,11 @@ from collections import defaultdict
 from collections.abc import Hashable
 
 
+def leg(cost: int) -> int:
+    """One leg of a miss of `cost`: a miss is three (request, snoop, data)."""
+    return (cost + 2) // 3
+
+
 class Line:
     __slots__ = ("owner", "sharers", "busy_until", "moving", "written", "transfers",
                  "accesses", "wait", "busy")
@@ -101,7 +106,7 @@ class Coherence:
         was busy, has the line: two legs (snoop, data) after a transfer ends, since the
         home serialises transactions on one line; one leg (data) after an operation in the
         owner's own cache, whose core held the snoop that had already reached it."""
-        return ln.busy_until + ((2 * cost + 2) // 3 if ln.moving else (cost + 2) // 3)
+        return ln.busy_until + ((2 * cost + 2) // 3 if ln.moving else leg(cost))
 
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:
         """When an access issued at t with a miss of `cost` completes, and account it."""

@@ -33,6 +33,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_WORDS, note_extremes
+from emu.kernel.coherence import leg
 
 if TYPE_CHECKING:
     from emu.kernel.state import KernelState
@@ -117,8 +118,7 @@ class Mtx:
         owner's release) decides whether it finds the lock free.  Only a line already
         here (or in memory, where nobody else holds it) is decided at once."""
         self._count(caller, EVENTS)
-        if th.drain > t:                # lock cmpxchg waits for th's buffered stores
-            t = th.drain
+        t = self.ks.coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
         travel = self.ks.coh.rfo_cost(self.word, th.cpu)
         if travel <= self.hit or self.line.owner < 0:
             done = self._fcmpset(th.cpu, t)
@@ -175,7 +175,7 @@ class Mtx:
             if row is not None and cpu not in sharers and cpu != self.line.owner:
                 self._backoff(sp, changed)  # its first re-read since the change
                 m = row[cpu]
-                if t - (m - (m + 2) // 3) <= sp.next_check < t:
+                if t - (m - leg(m)) <= sp.next_check < t:  # reached two legs in
                     late.append(sp)     # on its way: it reaches the word at or after t
                     continue
             self._backoff(sp, t)
@@ -241,8 +241,7 @@ class Mtx:
 
     def release(self, th, t: int) -> int:
         """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        if th.drain > t:                # lock cmpxchg waits for th's buffered stores
-            t = th.drain
+        t = self.ks.coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
         dist, changed = self.ks.transfer[th.cpu], self.line.written
         t_rel = self._fcmpset(th.cpu, t, dist)
         hold = t - self.acquired_at
@@ -291,7 +290,7 @@ class Mtx:
             seen.append(sp)
             m = row[sp.th.cpu]
             read = sp.next_check + m           # sees UNOWNED
-            handed = r + (m + 2) // 3
+            handed = r + leg(m)
             key = ((read if read > handed else handed) + m, sp.th.cpu)  # its fcmpset lands
             if best_key is None or key < best_key:
                 best, best_key, travel = sp, key, m
