@@ -48,16 +48,27 @@ def test_mutex_di_hot_lock_is_invl_gen_mtx(curve):
 
 def test_munmap_walks_every_pde_of_the_range():
     """pmap_remove's loop turns once per 2MB page-directory entry, valid or not: an
-    untouched 128MB range costs 64 turns, one page a single turn."""
+    untouched 128MB range costs 64 turns (65 unaligned), one page a single turn; the PDE
+    it shares with the process image has a page-table page, walked slot by slot."""
     from types import SimpleNamespace
 
     from emu.kernel.pmap import pmap_walk
+    from emu.kernel.proc import IMAGE_END, VmMap
 
-    c = SimpleNamespace(pmap_remove_walk=100, pmap_walk_pde=8)
-    base = 0x801000000                      # 2MB-aligned, as VMFS_OPTIMAL_SPACE places it
+    c = SimpleNamespace(pmap_remove_walk=100, pmap_walk_pde=8, pmap_pte_slot=2)
+    base = 0x801000000                      # 2MB-aligned, far from the image
     assert pmap_walk(c, base, base + (128 << 20)) == 100 + 64 * 8
     assert pmap_walk(c, base + 4096, base + 8192) == 100 + 8
     assert pmap_walk(c, base + (2 << 20) - 4096, base + (2 << 20) + 4096) == 100 + 2 * 8
+    # An anonymous mmap lands first-fit right after the image, page-aligned (vm_map_find
+    # turns VMFS_OPTIMAL_SPACE into VMFS_ANY_SPACE when there is no object to colour)...
+    start = VmMap(lock_id=None).findspace(128 << 20)
+    assert start == IMAGE_END and start % (2 << 20) != 0
+    # ...so its munmap turns 65 times and scans the rest of the image's last PDE.
+    rest = ((2 << 20) - IMAGE_END % (2 << 20)) >> 12
+    assert rest == 215
+    assert pmap_walk(c, start, start + (128 << 20)) == 100 + 65 * 8 + 2 * rest
+    assert pmap_walk(c, start, start + 4096) == 100 + 8 + 2
 
 
 def test_one_task_never_contends(curve):

@@ -27,6 +27,7 @@ from emu.kernel.invl import (
 )
 from emu.kernel.kcalls import caller, kcall
 from emu.kernel.kthread import NOW, SYNC, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall, run_local
+from emu.kernel.proc import IMAGE_END
 from emu.kernel.smp import (
     PMAP_INVLPG_THRESHOLD,
     pmap_invalidate_all,
@@ -104,9 +105,17 @@ def pmap_walk(c, sva: int, eva: int) -> int:
     """Cycles of pmap_remove's (and pmap_advise's) walk of [sva, eva): the fixed part, then
     one turn of the loop per 2MB page-directory entry the range spans.  Each turn re-reads
     pm_stats.resident_count and the PML4, PDP and PD entries and skips an empty PDE
-    (amd64 pmap.c), so an untouched 128MB range still costs 64 turns."""
-    npde = ((eva - 1) >> PDRSHIFT) - (sva >> PDRSHIFT) + 1 if eva > sva else 0
-    return c.pmap_remove_walk + c.pmap_walk_pde * npde
+    (amd64 pmap.c), so an untouched 128MB range still costs 64 or 65 turns.  A PDE with a
+    page-table page is walked slot by slot over the range's part of it (pmap_remove_ptes):
+    the one the range shares with the process image below it (emu.kernel.proc.IMAGE_END).
+    Removing a valid PTE is priced by the caller; here every slot costs its empty test."""
+    if eva <= sva:
+        return c.pmap_remove_walk
+    npde = ((eva - 1) >> PDRSHIFT) - (sva >> PDRSHIFT) + 1
+    shared = (IMAGE_END - 1) >> PDRSHIFT << PDRSHIFT  # the image's last 2MB block
+    lo, hi = max(sva, IMAGE_END), min(eva, shared + (1 << PDRSHIFT))
+    slots = (hi - lo) >> PAGE_SHIFT if hi > lo else 0
+    return c.pmap_remove_walk + c.pmap_walk_pde * npde + c.pmap_pte_slot * slots
 
 
 def _pmap_remove(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
