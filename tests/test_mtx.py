@@ -241,6 +241,28 @@ def test_a_spinners_fcmpset_is_decided_when_it_lands():
     assert m.nspinning == 1                  # far lost the race and spins again
 
 
+def test_every_spinner_that_saw_the_release_sends_its_fcmpset():
+    """Two spinners whose re-reads both reach the word while it is free both send their
+    fcmpsets.  The first to land wins; the loser's fails but still takes the line from the
+    new owner, whose unlock must then fetch it back from the other socket."""
+    ks, m = kernel()
+    owner, near, far = cpu(0), cpu(2), cpu(50)
+    m.acquire(owner, 0, 0)
+    m.acquire(far, 10, 0)
+    m.acquire(near, 210, 0)
+    ks.sim.run(until=5000)                  # both fast paths failed: both spin
+    checks = sorted((e[0], e[1]) for e in m.spinners)
+    assert [c for _, c in checks] == [50, 2]
+    rel = m.release(owner, checks[0][0] + 1)  # far's re-read is on its way, near's next
+    assert sorted(c for _, c in m.inflight) == [2, 50]  # both saw the word free
+    ks.sim.run()
+    assert [c for c, _ in ks.sim.resumed] == [2] and m.owner is near
+    assert m.nspinning == 1                  # far's fcmpset failed: it spins again
+    assert m.line.owner == 50                # ...having pulled the line all the same
+    t = max(rel, ks.sim.resumed[0][1]) + 1000
+    assert m.release(near, t) >= t + COST.line_other_socket
+
+
 def test_stores_overlap_their_misses_and_a_locked_op_waits_for_them():
     """Plain stores retire into the store buffer: the core goes on, their RFOs overlap,
     and the thread's next lock-prefixed instruction (here mtx_unlock's) waits for them."""

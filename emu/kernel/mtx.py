@@ -20,11 +20,12 @@ lands.  So a CPU on the releaser's socket beats one on the other socket that tri
 earlier, and a newcomer whose fcmpset went out first beats a spinner that had to read
 first.  Nearer CPUs therefore win more often, newcomers beat spinners that are deep in
 their backoff, and the lock word's line bounces between every contender (Boyd-Wickizer et
-al., "Non-scalable locks are dangerous", 2012).
+al., "Non-scalable locks are dangerous", 2012): every spinner that saw the word free sends
+its fcmpset, and the losers' failed ones take the line from the new owner in turn.
 
 A spinner costs no event while it spins: its check times follow from when it started
 (each check is `delay * PAUSE` plus an L1 re-read after the last), so at each release the
-lock computes, for every spinner that could be first, when it would see the release.
+lock computes, for every spinner that could see the release, when it would.
 """
 
 from __future__ import annotations
@@ -267,41 +268,52 @@ class Mtx:
     def _race(self, r: int, row: list[int], changed: int) -> None:
         """The word became UNOWNED at r (the releaser's cmpxchg executed `atomic` before,
         in the releaser's L1, with `row` its transfer row; the word changed before that at
-        `changed`): find the spinner whose fcmpset lands first.
+        `changed`): play out the fcmpsets of the spinners that see it free.
 
         A re-read that reached the releaser while its cmpxchg held the line is answered
         UNOWNED once it is done, one leg (the data) before the spinner has it; one that
         reaches it later pays its whole miss.  Seeing UNOWNED, the spinner issues its
-        fcmpset, which is decided where it lands, a miss later, as a newcomer's is
-        (_landed): a newcomer's fcmpset issued before it wins.  Only the spinner that
-        would land first is played out: the others that read the word free just before it
-        would fail their fcmpset and go on spinning, which their schedule does anyway.  A
-        spinner already on its way (it read the word free during an earlier free window)
-        keeps its place in the race."""
+        fcmpset (`__mtx_lock_sleep` goes straight to `_mtx_obtain_lock_fetch`), which is
+        decided where it lands, a miss later, as a newcomer's is (_landed): a newcomer's
+        fcmpset issued before it wins.  The first to land takes the lock.  Every spinner
+        whose re-read was served before the winner's request reached the line (a leg
+        before the winner has it) saw UNOWNED too, and its fcmpset fails but still pulls
+        the line exclusive, one after another, away from the new owner: the herd a
+        test-and-test-and-set lock lets loose at each release.  A spinner already on its
+        way (it read the word free during an earlier free window) keeps its place."""
         self._catch_up(r - self.ks.coh.atomic, row, changed)  # re-reads served before: owned
-        first = min(self.inflight) if self.inflight else None
-        best, best_key, seen = None, first, []
+        best_key = min(self.inflight) if self.inflight else None
+        seen = []                       # (fcmpset lands, cpu), when its read was served, sp
         while self.spinners:
             if best_key is not None and self.spinners[0][0] > best_key[0]:
                 break                   # checks later than the best arrival cannot win
             sp = self._pop_live()
             if sp is None:
                 break
-            seen.append(sp)
             m = row[sp.th.cpu]
             read = sp.next_check + m           # sees UNOWNED
             handed = r + leg(m)
-            key = ((read if read > handed else handed) + m, sp.th.cpu)  # its fcmpset lands
+            if read < handed:
+                read = handed
+            key = (read + m, sp.th.cpu)        # its fcmpset lands
+            seen.append((key, read - leg(m), sp))
             if best_key is None or key < best_key:
-                best, best_key, travel = sp, key, m
-        for sp in seen:
-            if sp is not best:
-                self._push(sp)
-        if best is not None:
-            self.inflight.append(best_key)
-            self.line.sharers.add(best.th.cpu)  # it read the word on its way
-            self.ks.sim.at(best_key[0], best.th.cpu,
-                           lambda t, sp=best, key=best_key, m=travel: self._grab(sp, key, m, t))
+                best_key = key
+        if not seen:
+            return
+        taken = best_key[0] - leg(row[best_key[1]])  # the winner's request reaches the line
+        for key, served, sp in seen:
+            if served < taken:
+                self._fcmpset_sent(sp, key, row[sp.th.cpu])
+            else:
+                self._push(sp)          # read it owned again: back to lock_delay
+
+    def _fcmpset_sent(self, sp: Spinner, key: tuple[int, int], travel: int) -> None:
+        """sp read the word UNOWNED and sent its fcmpset, landing at key[0]."""
+        self.inflight.append(key)
+        self.line.sharers.add(sp.th.cpu)  # it read the word on its way
+        self.ks.sim.at(key[0], sp.th.cpu,
+                       lambda t, sp=sp, key=key, m=travel: self._grab(sp, key, m, t))
 
     def _grab(self, sp: Spinner, key: tuple[int, int], travel: int, t: int) -> None:
         """sp read the word UNOWNED and its fcmpset, a miss of `travel`, lands at t: it
