@@ -31,9 +31,18 @@ def wait_for_lines(p: subprocess.Popen, n: int, timeout: float = 60) -> list[str
 
 
 def family(p: subprocess.Popen) -> list[psutil.Process]:
-    """The supervisor's children in fork order: the actor, then task 0, 1, ..."""
+    """The supervisor's children in fork order: the actor, then task 0, 1, ...
+
+    Linux hands out pids in increasing order modulo pid_max, so the distance from the
+    supervisor's pid is fork order even when the pids wrap around (creation times are in
+    10 ms ticks and cannot break the tie)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+    except OSError:
+        pid_max = 1 << 22
     kids = psutil.Process(p.pid).children()
-    return sorted(kids, key=lambda k: (k.create_time(), k.pid))
+    return sorted(kids, key=lambda k: (k.pid - p.pid) % pid_max)
 
 
 def assert_all_gone(pids: list[int]) -> None:

@@ -286,7 +286,7 @@ class Mtx:
         seen = []                       # (fcmpset lands, cpu), when its read was served, sp
         while self.spinners:
             if best_key is not None and self.spinners[0][0] > best_key[0]:
-                break                   # checks later than the best arrival cannot win
+                break                   # later checks neither win nor see the word free
             sp = self._pop_live()
             if sp is None:
                 break
