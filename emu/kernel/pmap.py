@@ -112,8 +112,8 @@ def pmap_walk(c, sva: int, eva: int) -> int:
     if eva <= sva:
         return c.pmap_remove_walk
     npde = ((eva - 1) >> PDRSHIFT) - (sva >> PDRSHIFT) + 1
-    shared = (IMAGE_END - 1) >> PDRSHIFT << PDRSHIFT  # the image's last 2MB block
-    lo, hi = max(sva, IMAGE_END), min(eva, shared + (1 << PDRSHIFT))
+    block = (IMAGE_END - 1) >> PDRSHIFT << PDRSHIFT  # the image's last 2MB, a PT page
+    lo, hi = max(sva, IMAGE_END), min(eva, block + (1 << PDRSHIFT))
     slots = (hi - lo) >> PAGE_SHIFT if hi > lo else 0
     return c.pmap_remove_walk + c.pmap_walk_pde * npde + c.pmap_pte_slot * slots
 
