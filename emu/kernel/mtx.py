@@ -100,6 +100,11 @@ class Mtx:
 
     # ---------------------------------------------------------------- statistics
 
+    def _extremes(self, caller: int, lo: int, value: int) -> None:
+        """Note value among the lock's and the caller's extremes (emu.counters)."""
+        note_extremes(self.stats, lo, value)
+        note_extremes(self.callers[caller], lo, value)
+
     def _count(self, caller: int, field: int, value: int = 1) -> None:
         self.stats[field] += value
         row = self.callers.get(caller)
@@ -246,13 +251,9 @@ class Mtx:
         dist, changed = self.ks.transfer[th.cpu], self.line.written
         t_rel = self._fcmpset(th.cpu, t, dist)
         hold = t - self.acquired_at
-        stats, row = self.stats, self.callers[self.owner_caller]  # made by _take's count
-        stats[EVENTS] += 1
-        stats[HOLD] += hold
-        row[EVENTS] += 1
-        row[HOLD] += hold
-        note_extremes(stats, L_HOLD_MIN, hold)
-        note_extremes(row, L_HOLD_MIN, hold)
+        self._count(self.owner_caller, EVENTS)
+        self._count(self.owner_caller, HOLD, hold)
+        self._extremes(self.owner_caller, L_HOLD_MIN, hold)
         self.owner = None
         th.holding.remove(self)
         if self.blocked:
@@ -283,7 +284,7 @@ class Mtx:
         way (it read the word free during an earlier free window) keeps its place."""
         self._catch_up(r - self.ks.coh.atomic, row, changed)  # re-reads served before: owned
         best_key = min(self.inflight) if self.inflight else None
-        seen = []                       # (fcmpset lands, cpu), when its read was served, sp
+        seen = []  # (fcmpset lands, cpu), when its read was served, its miss, the spinner
         while self.spinners:
             if best_key is not None and self.spinners[0][0] > best_key[0]:
                 break                   # later checks neither win nor see the word free
@@ -296,15 +297,15 @@ class Mtx:
             if read < handed:
                 read = handed
             key = (read + m, sp.th.cpu)        # its fcmpset lands
-            seen.append((key, read - leg(m), sp))
+            seen.append((key, read - leg(m), m, sp))
             if best_key is None or key < best_key:
                 best_key = key
         if not seen:
             return
         taken = best_key[0] - leg(row[best_key[1]])  # the winner's request reaches the line
-        for key, served, sp in seen:
+        for key, served, m, sp in seen:
             if served < taken:
-                self._fcmpset_sent(sp, key, row[sp.th.cpu])
+                self._fcmpset_sent(sp, key, m)
             else:
                 self._push(sp)          # read it owned again: back to lock_delay
 
@@ -330,8 +331,7 @@ class Mtx:
     def _acquired(self, sp: Spinner, t: int) -> None:
         self._take(sp.th, t, sp.caller)
         self._count(sp.caller, SPIN, t - sp.since)
-        note_extremes(self.stats, L_WAIT_MIN, t - sp.start)
-        note_extremes(self.callers[sp.caller], L_WAIT_MIN, t - sp.start)
+        self._extremes(sp.caller, L_WAIT_MIN, t - sp.start)
         self.ks.sim.resume(sp.th, t)
 
     # ---------------------------------------------------------------- turnstile
