@@ -1,5 +1,10 @@
-"""Benchmark: the case study's two 11-point sweeps (mmap1_processes, --di mutex and --di
-epoch) on the default machine, timed on this host, with the curves beside the write-up's.
+"""Benchmark: the case study's two 11-point sweeps (mmap1_processes: the stock kernel,
+--di mutex, and the write-up's epoch kernel, --di epoch --swap atomic) on the default
+machine, timed on this host, with the curves beside the write-up's.
+
+The epoch kernel behind the write-up's 3.55M had its swap reservation locking changed too:
+its flame graph has no mutex frame under swap_reserve_by_cred, and the same machine with
+the 2018 swap mutexes and no DI at all in munmap ran 1.03M (emu/kernel/swap/mutex.py).
 
     python bench/bench_sweeps.py [--plot docs/mmap1-mutex-vs-epoch.png] [--serial]
 
@@ -23,8 +28,11 @@ TASKS = "1,2,4,8,12,16,24,32,48,64,96"
 CASE_STUDY_96 = {"mutex": 1_009_119, "epoch": 3_550_000}  # medians of the write-up's samples
 
 
-def start(di: str, out: str) -> subprocess.Popen:
-    cmd = [*EMU, "sweep", "mmap1_processes", "--tasks", TASKS, "--di", di, "--json", out]
+KERNELS = {"mutex": ["--di", "mutex"], "epoch": ["--di", "epoch", "--swap", "atomic"]}
+
+
+def start(kernel: str, out: str) -> subprocess.Popen:
+    cmd = [*EMU, "sweep", "mmap1_processes", "--tasks", TASKS, *KERNELS[kernel], "--json", out]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -68,7 +76,8 @@ def main() -> None:
         mutex, epoch = averages(mutex_json), averages(epoch_json)
     print(f"host: {os.cpu_count()} cores; emu sweep mmap1_processes --tasks {TASKS} "
           "(virtual clock, 2 warmup + 3 samples of 10ms each)")
-    print(f"{'tasks':>5} {'di=mutex':>10} {'di=epoch':>10} {'epoch/mutex':>11}")
+    print(f"stock: {' '.join(KERNELS['mutex'])}; epoch: {' '.join(KERNELS['epoch'])}")
+    print(f"{'tasks':>5} {'stock':>10} {'epoch':>10} {'epoch/stock':>11}")
     for t in sorted(mutex):
         print(f"{t:>5} {mutex[t]:>10} {epoch[t]:>10} {epoch[t] / mutex[t]:>11.2f}")
     print(f"case study at 96: mutex {CASE_STUDY_96['mutex']}, epoch {CASE_STUDY_96['epoch']}, "

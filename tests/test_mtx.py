@@ -224,6 +224,33 @@ def test_a_re_read_on_its_way_sees_the_release():
     assert when < s + 2 * d * COST.pause
 
 
+def test_the_first_re_read_since_a_write_pulls_the_line_and_later_ones_share_it():
+    """After the owner writes its lock's line, the first spinner to re-read the word pulls
+    the line from the owner's core: a transfer the line is busy with, which an access
+    behind it waits for.  A second spinner reading after it only joins the sharers."""
+    ks, m = kernel()
+    owner, far, near = cpu(0), cpu(50), cpu(2)
+    m.acquire(owner, 0, 0)
+    m.acquire(far, 10, 0)
+    m.acquire(near, 210, 0)
+    ks.sim.run(until=5000)                  # both fast paths failed: both spin
+    done = ks.coh.write(m.word, 0, 5000)    # the owner writes its lock's line
+    checks = []
+    for _, c, _, sp in m.spinners:
+        t, d = sp.next_check, sp.delay
+        while t < done:                     # lock_delay's schedule after the write
+            d = min(2 * d, m.max_delay)
+            t += d * COST.pause + COST.l1_hit
+        checks.append((t, c))
+    (first, who), (second, _) = sorted(checks)
+    line, before = m.line, m.line.transfers
+    m._catch_up(second + 1)                 # play both re-reads
+    assert line.transfers == before + 1     # one transfer: the first reader's
+    assert line.sharers == {2, 50}
+    assert line.busy_until == first + ks.transfer[0][who]
+    assert line.moving                      # an access queued now waits two legs more
+
+
 def test_a_spinners_fcmpset_is_decided_when_it_lands():
     """A spinner that saw the release still has to send its fcmpset: a newcomer whose
     fcmpset went out before it lands first and wins, and the spinner goes on spinning."""

@@ -73,7 +73,8 @@ class Mtx:
 
     __slots__ = ("ks", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
                  "acquired_at", "spinners", "nspinning", "blocked", "inflight",
-                 "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
+                 "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost",
+                 "pulled")
 
     def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
         self.ks = ks
@@ -97,6 +98,7 @@ class Mtx:
         self.max_delay = lock_delay_max(len(ks.transfer))
         self.block_cost = c.turnstile_block
         self.wakeup = c.turnstile_wakeup
+        self.pulled = -1            # the change the last pulling re-read followed
 
     # ---------------------------------------------------------------- statistics
 
@@ -170,7 +172,7 @@ class Mtx:
         word is from t on, and is left to the race.  Without `row` (the word stays owned
         across t) every re-read issued before t is played.  `changed`: when the word last
         changed before the release (default: the line's last write)."""
-        heap, sharers, late = self.spinners, self.line.sharers, []
+        heap, sharers, late, fresh, first = self.spinners, self.line.sharers, [], [], None
         if changed is None:
             changed = self.line.written
         while heap and heap[0][0] < t:
@@ -178,19 +180,33 @@ class Mtx:
             if sp is None:
                 break
             cpu = sp.th.cpu
-            if row is not None and cpu not in sharers and cpu != self.line.owner:
-                self._backoff(sp, changed)  # its first re-read since the change
-                m = row[cpu]
-                if t - (m - leg(m)) <= sp.next_check < t:  # reached two legs in
-                    late.append(sp)     # on its way: it reaches the word at or after t
-                    continue
+            if cpu not in sharers and cpu != self.line.owner:
+                self._backoff(sp, changed)  # its first re-read since the change: a miss
+                if row is not None:
+                    m = row[cpu]
+                    if t - (m - leg(m)) <= sp.next_check < t:  # reached two legs in
+                        late.append(sp)  # on its way: it reaches the word at or after t
+                        continue
+                if sp.next_check < t and (first is None or (sp.next_check, cpu) < first):
+                    first = (sp.next_check, cpu)
             self._backoff(sp, t)
             last_read = sp.next_check - (sp.delay * self.pause + self.hit)
             if last_read > self.line.written:
-                sharers.add(cpu)
+                fresh.append(cpu)
             self._push(sp)
+        if first is not None and self.pulled != changed:
+            self._pull(first[1], first[0], changed)
+        sharers.update(fresh)
         for sp in late:
             self._push(sp)
+
+    def _pull(self, cpu: int, t: int, changed: int) -> None:
+        """The first re-read since the word was last written, at t: a miss the writer's
+        core serves, so the line is busy with it (Coherence.read), and an access queued
+        behind it (the owner's unlock, an fcmpset) waits.  Later re-readers are served the
+        shared copy without moving it again; they only join the sharers."""
+        self.pulled = changed
+        self.ks.coh.read(self.word, cpu, t)
 
     def _take(self, th, t: int, caller: int) -> int:
         self.owner = th

@@ -11,14 +11,18 @@ Whether `swap_reserved` shares sw_dev_mtx's line is the compiler's doing.  As de
 sw_dev_mtx, swdevhd, nswapdev, swap_total and swap_reserved are adjacent zero-initialised
 statics; but clang lays statics out in the order code first names them, and the
 SYSCTL_QUADs name swap_total and swap_reserved before any function names sw_dev_mtx, so
-in the built kernel the lock word probably lies a line away.  We put them on one line all
-the same, and this is the model's one layout chosen from a measured rate: a line of its
-own puts two more serial misses (a load, then an upgrade) inside every acquisition, and
-the write-up's rate (about 7M sw_dev_mtx acquisitions a second at 96 CPUs, 140 ns each,
-less than one cross-socket miss) has no room for them.  With its own line (the load of
-`swap_reserved += incr` then missing, its store drained before mtx_unlock), --di epoch at
-96 tasks falls to 1.46M, under half the write-up's figure.  On the lock's line the load
-hits, so only the store is modelled.
+in the built kernel the lock word lies a line away.  So `swap_reserved += incr` is a load
+that misses (the last holder wrote the line), then a store whose upgrade must invalidate
+that holder's copy before mtx_unlock's cmpxchg can go: two serial misses inside every hold.
+
+The case study's machine measured what that costs (ScaleBSD, 2018-05-03 draft
+"Why is munmap single threaded, redux", media/svg/2018.05.03/mmap1_master_vmfix.svg):
+the stock kernel with pmap_remove skipped for entries without an object, so with no DI
+at all in munmap, ran 96 tasks at 1.03M ops/s (1.01M before), and its flame graph puts
+96% of the samples in __mtx_lock_sleep -> lock_delay under swap_reserve_by_cred and
+swap_release_by_cred.  These two mutexes alone hold mmap1 near 1M ops/s at 96 CPUs; the
+epoch kernel's 3.55M (mmap1_vmhack.svg: no mutex frame under either function) had its
+reservation locking changed too.  Compare `--di none` with this strategy against the 1.03M.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ RELEASE = caller("swap_release_by_cred")
 def configure(kc) -> None:
     kc.ids.sw_dev_mtx = kc.add_lock("sw_dev_mtx")
     kc.ids.ui_vmsize_mtx = kc.add_lock("ui_vmsize_mtx")
-    kc.ids.swap_reserved = kc.lock_line(kc.ids.sw_dev_mtx)  # beside the lock (see above)
+    kc.ids.swap_reserved = kc.lines.add("swap_reserved")
 
 
 def _account(td, who: int) -> None:
     ids = td.kernel.ids
     td.kernel.ucred.cred_read(td)         # uip = cred->cr_ruidinfo
     td.mtx_lock(ids.sw_dev_mtx, who)
+    td.read(ids.swap_reserved)
     td.write(ids.swap_reserved)
     td.cycles(td.cost.swap_critical_section)
     td.mtx_unlock(ids.sw_dev_mtx, who)
