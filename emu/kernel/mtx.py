@@ -175,26 +175,29 @@ class Mtx:
         heap, sharers, late, fresh, first = self.spinners, self.line.sharers, [], [], None
         if changed is None:
             changed = self.line.written
+        unpulled = self.pulled != changed
         while heap and heap[0][0] < t:
             sp = self._pop_live()
             if sp is None:
                 break
             cpu = sp.th.cpu
-            if cpu not in sharers and cpu != self.line.owner:
+            if ((row is not None or unpulled) and cpu not in sharers
+                    and cpu != self.line.owner):
                 self._backoff(sp, changed)  # its first re-read since the change: a miss
                 if row is not None:
                     m = row[cpu]
                     if t - (m - leg(m)) <= sp.next_check < t:  # reached two legs in
                         late.append(sp)  # on its way: it reaches the word at or after t
                         continue
-                if sp.next_check < t and (first is None or (sp.next_check, cpu) < first):
+                if unpulled and sp.next_check < t and (
+                        first is None or (sp.next_check, cpu) < first):
                     first = (sp.next_check, cpu)
             self._backoff(sp, t)
             last_read = sp.next_check - (sp.delay * self.pause + self.hit)
             if last_read > self.line.written:
                 fresh.append(cpu)
             self._push(sp)
-        if first is not None and self.pulled != changed:
+        if first is not None:
             self._pull(first[1], first[0], changed)
         sharers.update(fresh)
         for sp in late:
