@@ -42,6 +42,17 @@ def finish(proc: subprocess.Popen, t0: float) -> float:
     return time.perf_counter() - t0
 
 
+def side_by_side(a: subprocess.Popen, b: subprocess.Popen, t0: float) -> tuple[float, float]:
+    """Wait for both, noting when each finished (not when we got round to asking)."""
+    done: dict[int, float] = {}
+    while len(done) < 2:
+        for i, proc in enumerate((a, b)):
+            if i not in done and proc.poll() is not None:
+                done[i] = finish(proc, t0)
+        time.sleep(0.1)
+    return done[0], done[1]
+
+
 def plot(path: str, epoch_json: str, mutex_json: str) -> None:
     """The epoch sweep with the mutex sweep beside it, as `emu sweep --compare-json` draws."""
     from emu.report.plot import plot_sweeps
@@ -68,8 +79,8 @@ def main() -> None:
             t1 = time.perf_counter()
             t_epoch = finish(start("epoch", epoch_json), t1)
         else:
-            mutex, epoch = start("mutex", mutex_json), start("epoch", epoch_json)
-            t_mutex, t_epoch = finish(mutex, t0), finish(epoch, t0)
+            t_mutex, t_epoch = side_by_side(
+                start("mutex", mutex_json), start("epoch", epoch_json), t0)
         both = time.perf_counter() - t0
         if args.plot:
             plot(args.plot, epoch_json, mutex_json)
