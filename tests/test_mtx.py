@@ -194,15 +194,28 @@ def test_newcomer_fcmpset_is_decided_when_it_lands():
     assert m.stats[CONT] == 1 and m.nspinning == 1  # far found it taken and spins
 
 
-def _spinner_check_after(m, t: int) -> tuple[int, int]:
-    """The only spinner's first re-read at or after t, and its delay then (lock_delay's
-    schedule: the delay doubles, in PAUSEs, before each re-read)."""
-    s, _, _, sp = m.spinners[0]
+def _spinner_check_after(m, t: int, entry: tuple | None = None) -> tuple[int, int]:
+    """A spinner's first re-read at or after t, and its delay then (lock_delay's schedule:
+    the delay doubles, in PAUSEs, before each re-read).  `entry`: its heap entry (default:
+    the only spinner's)."""
+    s, _, _, sp = entry or m.spinners[0]
     d = sp.delay
     while s < t:
         d = min(2 * d, m.max_delay)
         s += d * COST.pause + COST.l1_hit
     return s, d
+
+
+def _two_spinners():
+    """cpu 0 holds the lock; cpu 50 (the other socket), then cpu 2 (a neighbour) failed
+    their fast paths and spin."""
+    ks, m = kernel()
+    owner, near, far = cpu(0), cpu(2), cpu(50)
+    m.acquire(owner, 0, 0)
+    m.acquire(far, 10, 0)
+    m.acquire(near, 210, 0)
+    ks.sim.run(until=5000)
+    return ks, m, owner, near, far
 
 
 def test_a_re_read_on_its_way_sees_the_release():
@@ -228,20 +241,9 @@ def test_the_first_re_read_since_a_write_pulls_the_line_and_later_ones_share_it(
     """After the owner writes its lock's line, the first spinner to re-read the word pulls
     the line from the owner's core: a transfer the line is busy with, which an access
     behind it waits for.  A second spinner reading after it only joins the sharers."""
-    ks, m = kernel()
-    owner, far, near = cpu(0), cpu(50), cpu(2)
-    m.acquire(owner, 0, 0)
-    m.acquire(far, 10, 0)
-    m.acquire(near, 210, 0)
-    ks.sim.run(until=5000)                  # both fast paths failed: both spin
+    ks, m, *_ = _two_spinners()
     done = ks.coh.write(m.word, 0, 5000)    # the owner writes its lock's line
-    checks = []
-    for _, c, _, sp in m.spinners:
-        t, d = sp.next_check, sp.delay
-        while t < done:                     # lock_delay's schedule after the write
-            d = min(2 * d, m.max_delay)
-            t += d * COST.pause + COST.l1_hit
-        checks.append((t, c))
+    checks = [(_spinner_check_after(m, done, e)[0], e[1]) for e in m.spinners]
     (first, who), (second, _) = sorted(checks)
     line, before = m.line, m.line.transfers
     m._catch_up(second + 1)                 # play both re-reads
@@ -272,12 +274,7 @@ def test_every_spinner_that_saw_the_release_sends_its_fcmpset():
     """Two spinners whose re-reads both reach the word while it is free both send their
     fcmpsets.  The first to land wins; the loser's fails but still takes the line from the
     new owner, whose unlock must then fetch it back from the other socket."""
-    ks, m = kernel()
-    owner, near, far = cpu(0), cpu(2), cpu(50)
-    m.acquire(owner, 0, 0)
-    m.acquire(far, 10, 0)
-    m.acquire(near, 210, 0)
-    ks.sim.run(until=5000)                  # both fast paths failed: both spin
+    ks, m, owner, near, far = _two_spinners()
     checks = sorted((e[0], e[1]) for e in m.spinners)
     assert [c for _, c in checks] == [50, 2]
     rel = m.release(owner, checks[0][0] + 1)  # far's re-read is on its way, near's next
