@@ -23,6 +23,10 @@ their backoff, and the lock word's line bounces between every contender (Boyd-Wi
 al., "Non-scalable locks are dangerous", 2012): every spinner that saw the word free sends
 its fcmpset, and the losers' failed ones take the line from the new owner in turn.
 
+The first spinner to re-read the word after a write pulls the line from the writer (a
+transfer the line is busy with); those after it share the copy, and the next write
+invalidates them all.
+
 A spinner costs no event while it spins: its check times follow from when it started
 (each check is `delay * PAUSE` plus an L1 re-read after the last), so at each release the
 lock computes, for every spinner that could see the release, when it would.
@@ -170,8 +174,10 @@ class Mtx:
         with `row` (a release: the releaser's transfer row), a first re-read that reaches
         the releaser at or after t, two legs of its miss after it was issued, sees what the
         word is from t on, and is left to the race.  Without `row` (the word stays owned
-        across t) every re-read issued before t is played.  `changed`: when the word last
-        changed before the release (default: the line's last write)."""
+        across t) every re-read issued before t is played.  The earliest first re-read
+        since the change, unless one was played already, pulls the line (_pull).
+        `changed`: when the word last changed before the release (default: the line's last
+        write)."""
         heap, sharers, late, fresh, first = self.spinners, self.line.sharers, [], [], None
         if changed is None:
             changed = self.line.written

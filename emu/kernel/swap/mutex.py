@@ -11,18 +11,20 @@ Whether `swap_reserved` shares sw_dev_mtx's line is the compiler's doing.  As de
 sw_dev_mtx, swdevhd, nswapdev, swap_total and swap_reserved are adjacent zero-initialised
 statics; but clang lays statics out in the order code first names them, and the
 SYSCTL_QUADs name swap_total and swap_reserved before any function names sw_dev_mtx, so
-in the built kernel the lock word lies a line away.  So `swap_reserved += incr` is a load
-that misses (the last holder wrote the line), then a store whose upgrade must invalidate
-that holder's copy before mtx_unlock's cmpxchg can go: two serial misses inside every hold.
+in the built kernel the lock word most likely lies a line away.  So `swap_reserved += incr`
+is a load that misses (the last holder wrote the line), then a store whose upgrade must
+invalidate that holder's copy before mtx_unlock's cmpxchg can go: two serial misses inside
+every hold.
 
 The case study's machine measured what that costs (ScaleBSD, 2018-05-03 draft
 "Why is munmap single threaded, redux", media/svg/2018.05.03/mmap1_master_vmfix.svg):
 the stock kernel with pmap_remove skipped for entries without an object, so with no DI
 at all in munmap, ran 96 tasks at 1.03M ops/s (1.01M before), and its flame graph puts
 96% of the samples in __mtx_lock_sleep -> lock_delay under swap_reserve_by_cred and
-swap_release_by_cred.  These two mutexes alone hold mmap1 near 1M ops/s at 96 CPUs; the
-epoch kernel's 3.55M (mmap1_vmhack.svg: no mutex frame under either function) had its
-reservation locking changed too.  Compare `--di none` with this strategy against the 1.03M.
+swap_release_by_cred.  These two mutexes alone hold mmap1 near 1M ops/s at 96 CPUs, so
+the kernel behind the write-up's 3.55M (mmap1_vmhack.svg: no mutex frame under either
+function) must have had its reservation locking changed too.  Compare `--di none` with
+this strategy against the 1.03M.
 """
 
 from __future__ import annotations
