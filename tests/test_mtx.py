@@ -237,20 +237,23 @@ def test_a_re_read_on_its_way_sees_the_release():
     assert when < s + 2 * d * COST.pause
 
 
-def test_the_first_re_read_since_a_write_pulls_the_line_and_later_ones_share_it():
-    """After the owner writes its lock's line, the first spinner to re-read the word pulls
-    the line from the owner's core: a transfer the line is busy with, which an access
-    behind it waits for.  A second spinner reading after it only joins the sharers."""
+def test_re_reads_since_a_write_are_misses_the_line_serves_in_turn():
+    """After the owner writes its lock's line, each spinner's first re-read of the word is
+    a miss the line's home serves in turn: the second waits for the first, and an access
+    behind them (an unlock, an fcmpset) waits for both.  Both readers then share the line."""
     ks, m, *_ = _two_spinners()
     done = ks.coh.write(m.word, 0, 5000)    # the owner writes its lock's line
     checks = [(_spinner_check_after(m, done, e)[0], e[1]) for e in m.spinners]
-    (first, who), (second, _) = sorted(checks)
+    (first, a), (second, b) = sorted(checks)
     line, before = m.line, m.line.transfers
     m._catch_up(second + 1)                 # play both re-reads
-    assert line.transfers == before + 1     # one transfer: the first reader's
+    assert line.transfers == before + 2
     assert line.sharers == {2, 50}
-    assert line.busy_until == first + ks.transfer[0][who]
+    c1, c2 = ks.transfer[0][a], ks.transfer[0][b]
+    assert line.busy_until == max(second + c2, first + c1 + (2 * c2 + 2) // 3)
     assert line.moving                      # an access queued now waits two legs more
+    m._catch_up(second + 10 ** 6)           # their later re-reads hit: no transaction
+    assert line.transfers == before + 2
 
 
 def test_a_spinners_fcmpset_is_decided_when_it_lands():

@@ -23,9 +23,9 @@ their backoff, and the lock word's line bounces between every contender (Boyd-Wi
 al., "Non-scalable locks are dangerous", 2012): every spinner that saw the word free sends
 its fcmpset, and the losers' failed ones take the line from the new owner in turn.
 
-The first spinner to re-read the word after a write pulls the line from the writer (a
-transfer the line is busy with); those after it share the copy, and the next write
-invalidates them all.
+Each spinner's first re-read of the word after a write is a miss the line serves in turn
+(its home serialises the transactions on one address); the readers then share the copy
+until the next write invalidates them all.
 
 A spinner costs no event while it spins: its check times follow from when it started
 (each check is `delay * PAUSE` plus an L1 re-read after the last), so at each release the
@@ -77,8 +77,7 @@ class Mtx:
 
     __slots__ = ("ks", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
                  "acquired_at", "spinners", "nspinning", "blocked", "inflight",
-                 "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost",
-                 "pulled")
+                 "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
     def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
         self.ks = ks
@@ -102,7 +101,6 @@ class Mtx:
         self.max_delay = lock_delay_max(len(ks.transfer))
         self.block_cost = c.turnstile_block
         self.wakeup = c.turnstile_wakeup
-        self.pulled = -1            # the change the last pulling re-read followed
 
     # ---------------------------------------------------------------- statistics
 
@@ -174,48 +172,48 @@ class Mtx:
         with `row` (a release: the releaser's transfer row), a first re-read that reaches
         the releaser at or after t, two legs of its miss after it was issued, sees what the
         word is from t on, and is left to the race.  Without `row` (the word stays owned
-        across t) every re-read issued before t is played.  The earliest first re-read
-        since the change, unless one was played already, pulls the line (_pull).
-        `changed`: when the word last changed before the release (default: the line's last
-        write)."""
-        heap, sharers, late, fresh, first = self.spinners, self.line.sharers, [], [], None
+        across t) every re-read issued before t is played.  The misses are transactions on
+        the line, served in turn (_reads).  `changed`: when the word last changed before
+        the release (default: the line's last write)."""
+        heap, sharers, late, fresh, misses = self.spinners, self.line.sharers, [], [], []
         if changed is None:
             changed = self.line.written
-        unpulled = self.pulled != changed
+        served = changed == self.line.written  # else the release's write came since
         while heap and heap[0][0] < t:
             sp = self._pop_live()
             if sp is None:
                 break
             cpu = sp.th.cpu
-            if ((row is not None or unpulled) and cpu not in sharers
-                    and cpu != self.line.owner):
+            if (row is not None or served) and cpu not in sharers and cpu != self.line.owner:
                 self._backoff(sp, changed)  # its first re-read since the change: a miss
                 if row is not None:
                     m = row[cpu]
                     if t - (m - leg(m)) <= sp.next_check < t:  # reached two legs in
                         late.append(sp)  # on its way: it reaches the word at or after t
                         continue
-                if unpulled and sp.next_check < t and (
-                        first is None or (sp.next_check, cpu) < first):
-                    first = (sp.next_check, cpu)
+                if served and sp.next_check < t:
+                    misses.append((sp.next_check, cpu))
             self._backoff(sp, t)
             last_read = sp.next_check - (sp.delay * self.pause + self.hit)
             if last_read > self.line.written:
                 fresh.append(cpu)
             self._push(sp)
-        if first is not None:
-            self._pull(first[1], first[0], changed)
+        if misses:
+            self._reads(misses)
         sharers.update(fresh)
         for sp in late:
             self._push(sp)
 
-    def _pull(self, cpu: int, t: int, changed: int) -> None:
-        """The first re-read since the word was last written, at t: a miss the writer's
-        core serves, so the line is busy with it (Coherence.read), and an access queued
-        behind it (the owner's unlock, an fcmpset) waits.  Later re-readers are served the
-        shared copy without moving it again; they only join the sharers."""
-        self.pulled = changed
-        self.ks.coh.read(self.word, cpu, t)
+    def _reads(self, misses: list[tuple[int, int]]) -> None:
+        """The spinners' first re-reads since the word was written, (when, cpu): each a miss
+        the line serves in turn (its home serialises the transactions on one address), so
+        an access queued behind them (the owner's unlock, an fcmpset) waits for them all:
+        what makes a test-and-test-and-set handoff slower the more CPUs spin (Boyd-Wickizer
+        et al., "Non-scalable locks are dangerous", 2012).  Each reader then holds a shared
+        copy until the next write invalidates it."""
+        read = self.ks.coh.read
+        for when, cpu in sorted(misses):
+            read(self.word, cpu, when)
 
     def _take(self, th, t: int, caller: int) -> int:
         self.owner = th
