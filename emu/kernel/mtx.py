@@ -184,7 +184,7 @@ class Mtx:
             if sp is None:
                 break
             cpu = sp.th.cpu
-            if (row is not None or served) and cpu not in sharers and cpu != self.line.owner:
+            if cpu not in sharers and cpu != self.line.owner:
                 self._backoff(sp, changed)  # its first re-read since the change: a miss
                 if row is not None:
                     m = row[cpu]
