@@ -26,8 +26,10 @@ T_ITERATIONS, T_VTIME, T_PASSED, T_IPI_SENT, T_IPI_RECEIVED, T_SHOOTDOWNS, \
 LOCK_WORDS = 12
 LOCK_FIELDS = ("acquisitions", "contentions", "spin_cycles", "block_cycles", "hold_cycles",
                "events", "wait_min_cycles", "wait_max_cycles", "hold_min_cycles",
-               "hold_max_cycles")
+               "hold_max_cycles", "pause_cycles")
 # The extremes: a contended acquisition's whole wait (spin + block), and each hold.
+# pause_cycles: the part of spin_cycles spent in lock_delay's PAUSEs (the rest is the
+# spinner's own reads and fcmpsets of the lock word), as a profile splits it.
 L_WAIT_MIN = LOCK_FIELDS.index("wait_min_cycles")   # then wait_max_cycles
 L_HOLD_MIN = LOCK_FIELDS.index("hold_min_cycles")   # then hold_max_cycles
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from emu.cpu.td import cost_table
 from emu.kernel.coherence import Coherence
-from emu.kernel.mtx import BLOCK, CONT, SPIN, Mtx, lock_delay_max
+from emu.kernel.mtx import BLOCK, CONT, PAUSE, SPIN, Mtx, lock_delay_max
 from emu.machines import load_machine
 from emu.topology import Topology
 
@@ -96,6 +96,22 @@ def test_waiter_gets_the_lock_after_release_and_spin_is_counted():
     (who, when), = ks.sim.resumed
     assert who == 2 and when > t + 1000
     assert m.owner is b and m.stats[SPIN] == when - 10
+
+
+def test_spin_counts_lock_delays_pauses_apart_from_the_spinners_misses():
+    ks, m = kernel()
+    a, b = cpu(0), cpu(2)
+    t = m.acquire(a, 0, 0)
+    m.acquire(b, 10, 0)
+    ks.sim.run(until=t + 5000)
+    _, _, _, sp = m.spinners[0]
+    m.release(a, t + 5000)
+    ks.sim.run()
+    rounds = sp.delay.bit_length() - 1      # 2, 4, ... delay PAUSEs
+    assert m.stats[PAUSE] == COST.pause * (2 * sp.delay - 2) > 0
+    # The rest is the spinner's own: its re-reads' hits, and the misses of its failed
+    # fast-path fcmpset, the re-read that saw the word free and the fcmpset that won.
+    assert m.stats[SPIN] - m.stats[PAUSE] >= rounds * COST.l1_hit + 3 * COST.line_same_socket
 
 
 def test_backoff_doubles_in_pauses():

@@ -6,7 +6,7 @@ import json
 import re
 
 from emu.report.pmcstat import SAMPLE_CYCLES, format_row, pmcstat_report
-from emu.sched.profile import MTX_SLEEP, MTX_SPIN, merge_profile
+from emu.sched.profile import LOCK_DELAY, MTX_SLEEP, MTX_SPIN, merge_profile
 from tests.conftest import FAST, emu
 
 HEADER = re.compile(r"^PMC: \[UNHALTED_CORE_CYCLES\] Samples: \d+ \(100\.0%\) , \d+ unresolved$")
@@ -73,6 +73,21 @@ def test_shared_op_cycles_split_by_who_issued_them():
     assert prof["unresolved_cycles"] == 50  # nobody counted issuing (6, 9)
 
 
+def test_lock_delays_pauses_are_its_own_as_pmcstat_shows_them():
+    locks = [{"name": "invl_gen_mtx", "callers": [
+                 {"caller": "pmap_delayed_invl_started", "spin_cycles": 700, "pause_cycles": 600},
+                 {"caller": "pmap_delayed_invl_finished", "spin_cycles": 300,
+                  "pause_cycles": 250}]},
+             {"name": "smp_ipi_mtx", "callers": [
+                 {"caller": "smp_targeted", "spin_cycles": 50, "pause_cycles": 40}]}]
+    prof = merge_profile({}, {}, locks, {"smp_ipi_mtx"})
+    got = {(r["function"], r["caller"]): r["cycles"] for r in prof["rows"]}
+    assert got == {(LOCK_DELAY, MTX_SLEEP): 850, (LOCK_DELAY, MTX_SPIN): 40,
+                   (MTX_SLEEP, "pmap_delayed_invl_started"): 100,
+                   (MTX_SLEEP, "pmap_delayed_invl_finished"): 50,
+                   (MTX_SPIN, "smp_targeted"): 10}
+
+
 def test_smt_stretch_is_spread_over_the_cpus_local_functions():
     cpu_docs = {0: {"local": [["kernel", "f", "-", 100], ["kernel", "h", "-", 300]]},
                 1: {"local": [["kernel", "f", "-", 50]]}}
@@ -94,6 +109,8 @@ def test_profile_names_the_collapse_and_is_deterministic(tmp_path):
     assert lines[2] == "%SAMP IMAGE      FUNCTION             CALLERS"
     sleep = next(line for line in lines if " __mtx_lock_sleep " in line)
     assert "pmap_delayed_invl_started" in sleep  # the write-up's profile
+    assert any(" lock_delay " in line and line.rstrip().endswith(" __mtx_lock_sleep")
+               for line in lines)
     assert any(" sys_munmap " in line and line.rstrip().endswith("munmap") for line in lines)
     # The stream before it is will-it-scale's, untouched.
     assert out.startswith("testcase:") and "\naverage:" in out

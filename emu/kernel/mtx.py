@@ -37,7 +37,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_WORDS, note_extremes
+from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_FIELDS, LOCK_WORDS, note_extremes
 from emu.kernel.coherence import leg
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 # Index of each statistic in a lock's counter row (see emu.counters.LOCK_FIELDS).
 ACQ, CONT, SPIN, BLOCK, HOLD, EVENTS = range(6)
+PAUSE = LOCK_FIELDS.index("pause_cycles")  # the part of SPIN spent in lock_delay's PAUSEs
 
 
 def lock_delay_max(ncpus: int) -> int:
@@ -59,7 +60,7 @@ class Spinner:
     """A thread inside __mtx_lock_sleep: when it next reads the lock word, its backoff."""
 
     __slots__ = ("th", "since", "start", "caller", "next_check", "delay", "version",
-                 "blocked_at")
+                 "blocked_at", "paused")
 
     def __init__(self, th, since: int, caller: int) -> None:
         self.th = th
@@ -70,6 +71,7 @@ class Spinner:
         self.delay = 1          # lock_delay_arg_init: la->delay = lc->base
         self.version = 0
         self.blocked_at = -1
+        self.paused = 0         # cycles spent in lock_delay's PAUSEs so far
 
 
 class Mtx:
@@ -236,7 +238,9 @@ class Mtx:
         """One lock_delay: double the delay (up to max), spin it in PAUSEs, re-read."""
         delay = sp.delay << 1
         sp.delay = delay if delay < self.max_delay else self.max_delay
-        sp.next_check += sp.delay * self.pause + self.hit
+        paused = sp.delay * self.pause
+        sp.paused += paused
+        sp.next_check += paused + self.hit
 
     def _backoff(self, sp: Spinner, after: int) -> None:
         """Advance sp's lock_delay schedule to its first re-read at or after `after` (the
@@ -244,7 +248,9 @@ class Mtx:
         while sp.next_check < after:
             if sp.delay == self.max_delay:  # steady state: jump whole rounds at once
                 step = sp.delay * self.pause + self.hit
-                sp.next_check += -(-(after - sp.next_check) // step) * step
+                rounds = -(-(after - sp.next_check) // step)
+                sp.next_check += rounds * step
+                sp.paused += rounds * sp.delay * self.pause
                 return
             self._round(sp)
 
@@ -354,6 +360,7 @@ class Mtx:
     def _acquired(self, sp: Spinner, t: int) -> None:
         self._take(sp.th, t, sp.caller)
         self._count(sp.caller, SPIN, t - sp.since)
+        self._count(sp.caller, PAUSE, sp.paused)
         self._extremes(sp.caller, L_WAIT_MIN, t - sp.start)
         self.ks.sim.resume(sp.th, t)
 

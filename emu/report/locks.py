@@ -4,8 +4,9 @@
 
     {"name", "acquisitions", "contentions", "spin_cycles", "block_cycles", "hold_cycles",
      "events", "wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles",
+     "pause_cycles" (the part of spin_cycles in lock_delay's PAUSEs),
      "callers": [{"caller", "acquisitions", "contentions", "spin_cycles", "block_cycles",
-                  "hold_cycles", and the same extremes}, ...]}
+                  "hold_cycles", and the same extremes and pause}, ...]}
 
 `callers` may be missing or empty (a model that does not attribute acquisitions to call
 sites); then the lock is its own only row, with caller NO_CALLER.  lockstat(1), the Linux
@@ -21,7 +22,8 @@ NO_CALLER = "-"
 COUNT_FIELDS = ("acquisitions", "contentions")
 CYCLE_FIELDS = ("spin_cycles", "block_cycles", "hold_cycles",
                 # a contended acquisition's least and greatest whole wait, and hold's
-                "wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles")
+                "wait_min_cycles", "wait_max_cycles", "hold_min_cycles", "hold_max_cycles",
+                "pause_cycles")  # the part of spin_cycles in lock_delay's PAUSEs
 
 
 def cycles_to_ns(cycles: int, freq_hz: int) -> int:

@@ -12,8 +12,11 @@ each half is attributed where it is known:
   handlers it ran for others.  The CPU counts which function issued each (op, arg), and the
   actor's cycles are split between those functions in proportion to their counts.
 * Contended mutexes: the spin time of each (lock, caller) from the mutex model's statistics
-  (the same numbers lockstat prints) is charged to `__mtx_lock_sleep` (spin mutexes:
-  `_mtx_lock_spin_cookie`) called from that caller, as pmcstat shows it on FreeBSD.
+  (the same numbers lockstat prints) is split as pmcstat shows it on FreeBSD: the PAUSEs
+  go to `lock_delay`, called from `__mtx_lock_sleep` (spin mutexes:
+  `_mtx_lock_spin_cookie`), and the rest (the spinner's reads and fcmpsets of the lock
+  word, and the misses they wait for) to `__mtx_lock_sleep` itself, called from that
+  caller.
 
 Local cycles are counted as the CPU issued them; the engine stretches them while an SMT
 sibling works (emu/cpu/smt.py), and `ProfilingEngine` adds up, per CPU, the cycles that
@@ -48,6 +51,7 @@ from emu.sched.virtual import VirtualTd
 CPU_FILE = "profile-cpu{cpu}.json"
 ACTOR_FILE = "profile-actor.json"
 MTX_SLEEP, MTX_SPIN = "__mtx_lock_sleep", "_mtx_lock_spin_cookie"
+LOCK_DELAY = "lock_delay"      # sys/kern/subr_lock.c: the backoff both of them call
 IPI_HANDLER = "ipi_handler"    # the target's handler time (the engine knows no vector)
 NO_CALLER = "-"
 KERNEL, LIBC = "kernel", "libc.so.7"
@@ -237,7 +241,9 @@ def merge_profile(cpu_docs: dict[int, dict], actor_doc: dict, locks: list[dict],
     for lock in locks:
         func = MTX_SPIN if lock["name"] in spin_locks else MTX_SLEEP
         for c in lock.get("callers") or []:
-            add((KERNEL, func, str(c.get("caller", NO_CALLER))), int(c.get("spin_cycles", 0)))
+            spin, paused = int(c.get("spin_cycles", 0)), int(c.get("pause_cycles", 0))
+            add((KERNEL, LOCK_DELAY, func), paused)
+            add((KERNEL, func, str(c.get("caller", NO_CALLER))), spin - paused)
     out = [{"image": i, "function": f, "caller": c, "cycles": v}
            for (i, f, c), v in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0]))]
     return {"rows": out, "unresolved_cycles": unresolved}
