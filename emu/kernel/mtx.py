@@ -161,8 +161,7 @@ class Mtx:
         last changed hold it shared: this write must invalidate them.  `row` (a release:
         the releaser's transfer row) makes the re-reads in flight at t see the write."""
         self._catch_up(t, row)
-        done = self.ks.coh.rmw(self.word, cpu, t)
-        return done
+        return self.ks.coh.rmw(self.word, cpu, t)
 
     def _catch_up(self, t: int, row: list[int] | None = None,
                   changed: int | None = None) -> None:
@@ -247,10 +246,10 @@ class Mtx:
         re-reads before it saw the lock owned)."""
         while sp.next_check < after:
             if sp.delay == self.max_delay:  # steady state: jump whole rounds at once
-                step = sp.delay * self.pause + self.hit
-                rounds = -(-(after - sp.next_check) // step)
-                sp.next_check += rounds * step
-                sp.paused += rounds * sp.delay * self.pause
+                paused = sp.delay * self.pause
+                rounds = -(-(after - sp.next_check) // (paused + self.hit))
+                sp.next_check += rounds * (paused + self.hit)
+                sp.paused += rounds * paused
                 return
             self._round(sp)
 

@@ -310,6 +310,7 @@ class Engine:
         elif op == OP_WRITE:
             t = ks.coh.store(th, arg, t)
         elif op == OP_ATOMIC:
+            # Coherence.drained, inline on this per-op path: after th's buffered stores.
             t = ks.coh.rmw(arg, th.cpu, t if t >= th.drain else th.drain)
             ks.events += 1
         elif op == OP_CALL:
