@@ -37,6 +37,12 @@ def _ucred() -> typer.Option:
     return typer.Option(None, "--ucred", help=_strategy_help("ucred", "ucred refcount"))
 
 
+# A list option's default must be one object (ruff B008); typer only reads it.
+COST_OPTION = typer.Option(None, "--cost", metavar="NAME=VALUE",
+                           help="Set one of the machine's costs (repeatable): cycles, or a "
+                           "duration such as 150ns (`emu list --costs` lists them).")
+
+
 def fail(message: str, code: int = 2) -> None:
     """One clear line on stderr and a non-zero exit: emu's answer to bad input."""
     typer.echo(f"emu: {message}", err=True)
@@ -61,6 +67,7 @@ def run(
     di: str = _di(),
     swap: str = _swap(),
     ucred: str = _ucred(),
+    cost: list[str] = COST_OPTION,
     lockstat: bool = typer.Option(False, "--lockstat",
                                   help="Then print FreeBSD lockstat(1)'s contention report."),
     lock_stat: bool = typer.Option(False, "--lock-stat",
@@ -76,7 +83,7 @@ def run(
     try:
         spec = build_spec(testcase, tasks, samples, smt, unbound, machine, clock, seed, period,
                           warmup, strategies={"di": di, "swap": swap, "ucred": ucred},
-                          profile=profile)
+                          profile=profile, costs=cost)
     except UsageError as exc:
         fail(str(exc))
     raise typer.Exit(run_command(spec, verbose, json_path, lockstat, lock_stat, live))
@@ -103,6 +110,7 @@ def sweep(
     di: str = _di(),
     swap: str = _swap(),
     ucred: str = _ucred(),
+    cost: list[str] = COST_OPTION,
     csv_path: str = typer.Option(None, "--csv", help="Also write the CSV here."),
     json_path: str = typer.Option(None, "--json",
                                   help="Write the sweep and each run's emu run JSON here."),
@@ -117,7 +125,7 @@ def sweep(
     try:
         plan = plan_sweep(testcase, tasks, step, machine,
                           {"di": di, "swap": swap, "ucred": ucred}, seed, period, warmup,
-                          samples)
+                          samples, costs=cost)
         code = run_sweep(plan, csv_path, json_path, plot_path, compare_json)
     except UsageError as exc:
         fail(str(exc))
@@ -165,11 +173,22 @@ def top(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(
+    costs: bool = typer.Option(False, "--costs", help="Instead, list a machine's costs (what "
+                               "--cost sets)."),
+    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+) -> None:
     """Testcases, machine presets, clocks and strategies."""
-    from emu.report.listing import listing
+    from emu.machines import MachineError
+    from emu.report.listing import cost_listing, listing
 
-    typer.echo(listing())
+    if not costs:
+        typer.echo(listing())
+        return
+    try:
+        typer.echo(cost_listing(machine))
+    except MachineError as exc:
+        fail(str(exc))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

@@ -20,6 +20,7 @@ The file names a matrix, testcases x variants (strategy choices) x task counts x
     name = "mutex"                   # letters, digits, - _ .
     description = "..."              # optional
     di = "mutex"                     # optional: swap, ucred likewise (default strategies)
+    costs = { line_other_socket = "150ns" }  # optional: as emu run's --cost NAME=VALUE
 
 Each run goes through the same RunSpec and Supervisor as `emu run` and `emu sweep`
 (emu.run.build_spec, emu.sweep.measure) and leaves its `emu run --json` document in
@@ -54,7 +55,7 @@ from emu.units import format_duration
 
 EXPERIMENT_KEYS = {"name", "description", "testcase", "testcases", "machine", "tasks", "seeds",
                    "period", "warmup", "samples", "baseline", "compare_at", "profile"}
-VARIANT_KEYS = {"name", "description", *KINDS}
+VARIANT_KEYS = {"name", "description", "costs", *KINDS}
 MIN_SEEDS = 3  # ministat(1) needs at least 3 data points
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -68,6 +69,7 @@ class Variant:
     name: str
     description: str
     strategies: dict[str, str]   # as given (kinds left out take the defaults)
+    costs: tuple[str, ...] = ()  # `NAME=VALUE` settings over the machine's costs (--cost)
 
 
 @dataclass
@@ -164,8 +166,20 @@ def _variants(data: dict, where: str) -> list[Variant]:
             raise ExperimentError(f"{at}: a second variant named {name!r}")
         strategies = {k: _str(table, k, f"{where}: variant {name!r}") for k in KINDS
                       if k in table}
-        variants.append(Variant(name, _str(table, "description", at, "") or "", strategies))
+        variants.append(Variant(name, _str(table, "description", at, "") or "", strategies,
+                                _costs(table, f"{where}: variant {name!r}")))
     return variants
+
+
+def _costs(table: dict, where: str) -> tuple[str, ...]:
+    """A variant's `costs = { NAME = VALUE, ... }` as --cost settings (checked in plan_runs,
+    where the machine is known)."""
+    costs = table.get("costs", {})
+    if not isinstance(costs, dict) or not all(
+            isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in costs.values()):
+        raise _type_error(where, "costs", 'a table of costs, e.g. { pause = 100, '
+                          'line_other_socket = "150ns" }')
+    return tuple(f"{k}={v}" for k, v in costs.items())
 
 
 def load_experiment(path: str, out: str | None = None) -> Experiment:
@@ -244,7 +258,8 @@ def plan_runs(exp: Experiment, out: Path) -> None:
                         spec = build_spec(tc, t, exp.samples, False, False, exp.machine,
                                           "virtual", seed, exp.period, exp.warmup,
                                           v.strategies,
-                                          profile=exp.profile and t == exp.compare_at)
+                                          profile=exp.profile and t == exp.compare_at,
+                                          costs=list(v.costs))
                     except UsageError as exc:
                         raise ExperimentError(f"{exp.source}: variant {v.name!r}: {exc}"
                                               ) from None
@@ -265,6 +280,7 @@ def _same_run(doc: dict, spec: RunSpec) -> bool:
     return (not doc.get("error") and doc.get("testcase") == spec.testcase.name
             and doc.get("tasks") == spec.tasks and doc.get("seed") == spec.seed
             and doc.get("machine") == spec.machine.name
+            and doc.get("costs_set", {}) == spec.machine.changed
             and doc.get("strategies") == spec.strategies
             and doc.get("period_s") == spec.period_s
             and len(doc.get("warmup", [])) == spec.warmup

@@ -7,7 +7,7 @@ import sys
 
 from emu.kernel.strategies import STRATEGIES, choose
 from emu.machine import RunFailed, RunResult, RunSpec, Supervisor
-from emu.machines import MachineError, load_machine
+from emu.machines import MachineError, load_machine, set_costs
 from emu.report.wis import WillItScaleStream, write_json
 from emu.sched import CLOCKS
 from emu.testcases import TestcaseError, resolve
@@ -25,17 +25,18 @@ class UsageError(ValueError):
 def build_spec(testcase: str, tasks: int, samples: int, smt: bool, unbound: bool,
                machine: str, clock: str, seed: int, period: str | None, warmup: int,
                strategies: dict[str, str | None] | None = None,
-               profile: bool = False) -> RunSpec:
+               profile: bool = False, costs: list[str] | None = None) -> RunSpec:
     """A validated RunSpec; UsageError (one line) for anything the user got wrong.
 
     `strategies` maps a kind (di, swap, ucred) to a name or None (the default); names are
-    checked against the registry in emu.kernel.strategies.
+    checked against the registry in emu.kernel.strategies.  `costs`: `--cost NAME=VALUE`
+    settings over the machine preset's cost table (emu.machines.set_costs).
     """
     if clock not in CLOCKS:
         raise UsageError(f"unknown clock {clock!r} (known: {', '.join(CLOCKS)})")
     try:
         tc = resolve(testcase)
-        preset = load_machine(machine)
+        preset = set_costs(load_machine(machine), costs or ())
         period_s = parse_duration(period or DEFAULT_PERIOD[clock])
         spec = RunSpec(testcase=tc, tasks=tasks, machine=preset, clock=clock, seed=seed,
                        period_s=period_s, warmup=warmup, samples=samples, smt=smt,
@@ -65,7 +66,8 @@ def describe(spec: RunSpec) -> str:
         clock += f"; {spec.tasks} tasks on {host} host cores)" if spec.tasks > host else ")"
     length = "until interrupted" if spec.samples == 0 else f"{spec.warmup}+{spec.samples} samples"
     kind = "emulated" if spec.clock == "virtual" else "host"
-    return (f"emu: {spec.testcase.name} on {m.name} ({m.ncpus} CPUs, {m.freq_hz / 1e9:.2f} GHz), "
+    return (f"emu: {spec.testcase.name} on {m.label} ({m.ncpus} CPUs, "
+            f"{m.freq_hz / 1e9:.2f} GHz), "
             f"{clock}, {strategy_words(spec.strategies)}, seed {spec.seed}, sample period "
             f"{format_duration(spec.period_s)} {kind} time, {length}")
 

@@ -73,7 +73,8 @@ def run_header(spec) -> dict:
     m = spec.machine
     return {"testcase": spec.testcase.name, "description": spec.testcase.description,
             "tasks": spec.tasks, "cpus": list(spec.cpus), "machine": m.name,
-            "ncpus": m.ncpus, "freq_hz": m.freq_hz, "clock": spec.clock, "seed": spec.seed,
+            "costs_set": dict(m.changed), "ncpus": m.ncpus, "freq_hz": m.freq_hz,
+            "clock": spec.clock, "seed": spec.seed,
             "strategies": dict(spec.strategies), "period_s": spec.period_s,
             "warmup": spec.warmup, "samples": spec.samples, "pid": os.getpid()}
 

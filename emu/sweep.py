@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from emu.machine import RunFailed, RunResult, RunSpec, Supervisor
-from emu.machines import Machine, MachineError, load_machine
+from emu.machines import Machine, MachineError, load_machine, set_costs
 from emu.report.locks import covered_seconds
 from emu.report.plot import PlotError, plot_sweeps, require_matplotlib
 from emu.report.runtest import FAILED, FIRST_ROW, HEADER, Row
@@ -122,14 +122,16 @@ SWEEP_PERIOD = "10ms"
 
 def plan_sweep(testcase: str, tasks: str | None, step: int | None, machine: str,
                strategies: dict[str, str | None], seed: int = 0, period: str | None = None,
-               warmup: int = SWEEP_WARMUP, samples: int = SWEEP_SAMPLES) -> SweepPlan:
-    """Check every input and build every run's spec; UsageError (one line) if anything is off."""
+               warmup: int = SWEEP_WARMUP, samples: int = SWEEP_SAMPLES,
+               costs: list[str] | None = None) -> SweepPlan:
+    """Check every input and build every run's spec; UsageError (one line) if anything is off.
+    `costs`: `--cost NAME=VALUE` settings over the machine's cost table."""
     if tasks is not None and step is not None:
         raise UsageError("give --tasks or --step, not both")
     if samples < 1:
         raise UsageError(f"-s must be at least 1 in a sweep, not {samples}")
     try:
-        preset = load_machine(machine)
+        preset = set_costs(load_machine(machine), costs or ())
         base, names = _variants(testcase)
     except (MachineError, TestcaseError) as exc:
         raise UsageError(str(exc)) from None
@@ -150,7 +152,8 @@ def plan_sweep(testcase: str, tasks: str | None, step: int | None, machine: str,
     for t in counts:
         for mode in variants:
             plan.specs[(mode, t)] = build_spec(names[mode], t, samples, False, False, machine,
-                                               "virtual", seed, period, warmup, strategies)
+                                               "virtual", seed, period, warmup, strategies,
+                                               costs=costs)
     plan.strategies = dict(plan.specs[(variants[0], 1)].strategies)
     plan.added_one = added_one
     return plan
@@ -243,7 +246,8 @@ class Outputs:
             "testcase": p.testcase, "base": p.base, "description": p.description,
             "variants": p.variants,
             "not_run": [m for m in ("processes", "threads") if m not in p.variants],
-            "machine": p.machine.name, "ncpus": p.machine.ncpus, "strategies": p.strategies,
+            "machine": p.machine.name, "ncpus": p.machine.ncpus,
+            "costs_set": dict(p.machine.changed), "strategies": p.strategies,
             "clock": "virtual", "seed": p.seed, "period_s": p.spec(p.variants[0], 1).period_s,
             "warmup": p.warmup, "samples": p.samples, "tasks": p.tasks,
             "csv": [HEADER, FIRST_ROW, *(r.csv() for r in self.rows)],
@@ -310,7 +314,7 @@ def run_sweep(plan: SweepPlan, csv_path: str | None = None, json_path: str | Non
 
     p = plan
     first = p.spec(p.variants[0], 1)
-    err.write(f"emu: sweep {p.testcase} on {p.machine.name} ({p.machine.ncpus} CPUs), "
+    err.write(f"emu: sweep {p.testcase} on {p.machine.label} ({p.machine.ncpus} CPUs), "
               f"{strategy_words(p.strategies)}, seed {p.seed}, clock virtual, "
               f"{p.warmup}+{p.samples} samples of {format_duration(first.period_s)} "
               f"emulated time, tasks {','.join(map(str, p.tasks))}\n")

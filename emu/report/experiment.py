@@ -181,6 +181,14 @@ def _testcase_section(exp: Experiment, docs: dict[Key, dict], tc: str,
     return out
 
 
+def _variant_header(exp: Experiment) -> list[str]:
+    """The variants table's head: a costs column (cycles) when any variant sets costs."""
+    if any(v.costs for v in exp.variants):
+        return ["| variant | di | swap | ucred | costs set (cycles) | what |",
+                "|---|---|---|---|---|---|"]
+    return ["| variant | di | swap | ucred | what |", "|---|---|---|---|---|"]
+
+
 def report_text(exp: Experiment, docs: dict[Key, dict], plot_notes: dict[str, str | None],
                 source_name: str) -> str:
     first = exp.runs[0].spec
@@ -199,11 +207,14 @@ def report_text(exp: Experiment, docs: dict[Key, dict], plot_notes: dict[str, st
             + ("" if done == len(exp.runs) else " (the others failed: see their JSON)"),
             f"- reproduce: `emu experiment {source_name} --out DIR`", "",
             "## Variants", "", f"Baseline: `{exp.baseline}`.", "",
-            "| variant | di | swap | ucred | what |", "|---|---|---|---|---|"]
+            *_variant_header(exp)]
     for v in exp.variants:
-        chosen = next(r.spec.strategies for r in exp.runs if r.variant is v)
-        out.append(f"| {v.name} | {chosen['di']} | {chosen['swap']} | {chosen['ucred']} | "
-                   f"{v.description} |")
+        spec = next(r.spec for r in exp.runs if r.variant is v)
+        chosen = spec.strategies
+        costs = (" | " + (" ".join(f"`{k}={c:g}`" for k, c in spec.machine.changed.items())
+                          or "preset")) if any(u.costs for u in exp.variants) else ""
+        out.append(f"| {v.name} | {chosen['di']} | {chosen['swap']} | {chosen['ucred']}{costs} "
+                   f"| {v.description} |")
     out.append("")
     for tc in exp.testcases:
         out += _testcase_section(exp, docs, tc, plot_notes.get(tc))

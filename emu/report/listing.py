@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from emu.kernel.strategies import DEFAULTS, STRATEGIES
-from emu.machines import DEFAULT_MACHINE, load_machine, preset_names
+from emu.machines import DEFAULT_MACHINE, NOT_CYCLES, cost_reasons, load_machine, preset_names
 from emu.sched import CLOCKS
 from emu.testcases import builtin_names, resolve
 
@@ -24,4 +26,23 @@ def listing() -> str:
     for kind, names in STRATEGIES.items():  # the registry: what --di/--swap/--ucred accept
         marked = [f"{n} (default)" if n == DEFAULTS.get(kind) else n for n in names]
         lines.append(f"  {kind:<7} {', '.join(marked)}")
+    return "\n".join(lines)
+
+
+
+def cost_listing(machine: str = DEFAULT_MACHINE) -> str:
+    """`emu list --costs`: a machine's cost table, what `--cost NAME=VALUE` sets, each cost
+    with its value (cycles at the machine's clock, and in ns) and the preset's reason."""
+    m = load_machine(machine)
+    reasons = cost_reasons(machine)
+    lines = [f"costs of {m.name} ({m.ncpus} CPUs, {m.freq_hz / 1e9:.2f} GHz); set one with "
+             "--cost NAME=VALUE (cycles, or a duration such as 150ns):"]
+    for name, value in m.costs.items():
+        if name in NOT_CYCLES:
+            amount = f"{value:g} ({NOT_CYCLES[name][0]})"
+        else:
+            amount = f"{value:g} cycles = {value / m.freq_hz * 1e9:.4g} ns"
+        lines.append(f"  {name:<22} {amount}")
+        for part in textwrap.wrap(reasons.get(name, ""), 92):
+            lines.append(f"      {part}")
     return "\n".join(lines)

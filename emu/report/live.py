@@ -16,6 +16,8 @@ import os
 import shutil
 from typing import TextIO
 
+from emu.machines import cost_words
+
 BAR_WIDTH = 20
 MAX_LOCKS = 6
 UP, ERASE_DOWN = "\x1b[{n}A\r", "\x1b[J"
@@ -47,7 +49,9 @@ def _header(snap: dict) -> str:
     run = snap["run"]
     strategies = " ".join(f"{k}={v}" for k, v in run.get("strategies", {}).items())
     clock = "" if run["clock"] == "virtual" else f"  clock {run['clock']}"
-    return (f"emu {run['testcase']} -t {run['tasks']} on {run['machine']}  {strategies}  "
+    costs = cost_words(run.get("costs_set", {}))
+    machine = f"{run['machine']} with {costs}" if costs else run["machine"]
+    return (f"emu {run['testcase']} -t {run['tasks']} on {machine}  {strategies}  "
             f"seed {run['seed']}{clock}  [{snap['state']}]")
 
 

@@ -11,6 +11,8 @@ pyplot global state), so every other command starts without it.
 
 from __future__ import annotations
 
+from emu.machines import cost_words
+
 VARIANTS = ("processes", "threads")
 COLOURS = {"processes": "tab:blue", "threads": "tab:orange"}
 COMPARE_COLOURS = {"processes": "tab:green", "threads": "tab:red"}
@@ -37,11 +39,18 @@ def _differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [k for k in a if a.get(k) != b.get(k)]
 
 
+def _costs(sweep: dict) -> str:
+    """The costs a sweep set over its preset (--cost), as words."""
+    return cost_words(sweep.get("costs_set", {}))
+
+
 def title_of(sweeps: list[dict]) -> str:
     """The testcase's description / `mmap1 on skylake-2s (96 CPUs)` / the strategies."""
     first = sweeps[0]
     lines = [first.get("description") or "",
              f"{first['testcase']} on {first['machine']} ({first['ncpus']} CPUs)"]
+    if len({_costs(s) for s in sweeps}) == 1 and _costs(first):
+        lines[1] += f" with {_costs(first)}"
     strategies = first["strategies"]
     diff = _differing(strategies, sweeps[1]["strategies"]) if len(sweeps) > 1 else []
     if diff:
@@ -60,6 +69,8 @@ def _labels(sweeps: list[dict], names: list[str] | None) -> list[str]:
     diff = _differing(sweeps[0]["strategies"], sweeps[1]["strategies"])
     if diff:
         return [f" ({strategy_words(s['strategies'], diff)})" for s in sweeps]
+    if len({_costs(s) for s in sweeps}) > 1:
+        return [f" ({_costs(s) or 'preset costs'})" for s in sweeps]
     names = names or [f"sweep {n + 1}" for n in range(len(sweeps))]
     return [f" ({name})" for name in names]
 

@@ -83,6 +83,7 @@ def run_document(result: RunResult) -> dict:
         "machine": spec.machine.name,
         "ncpus": spec.machine.ncpus,
         "freq_hz": spec.machine.freq_hz,
+        "costs_set": dict(spec.machine.changed),  # --cost: costs set over the preset's
         "strategies": dict(spec.strategies),
         "clock": spec.clock,
         "seed": spec.seed,
