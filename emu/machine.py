@@ -172,8 +172,19 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the supervisor like Ctrl-C's KeyboardInterrupt."""
 
 
-def _on_sigterm(signum, frame) -> None:
-    raise _Terminated
+def _deaf() -> None:
+    """Ignore SIGINT and SIGTERM: nothing may cut a run's cleanup short.  GNU timeout(1)
+    sends SIGTERM to the command and then to its whole group; a second Ctrl-C comes from
+    an impatient user."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _on_signal(signum, frame) -> None:
+    """The first SIGINT or SIGTERM ends the run (Ctrl-C's KeyboardInterrupt, _Terminated);
+    the ones after it are ignored."""
+    _deaf()
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
 
 
 class Supervisor:
@@ -198,7 +209,8 @@ class Supervisor:
 
         Raises RunFailed (with self.result holding what was measured) or KeyboardInterrupt.
         """
-        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+        old_int = signal.signal(signal.SIGINT, _on_signal)
+        old_term = signal.signal(signal.SIGTERM, _on_signal)
         t0 = time.perf_counter()
         state = "failed"
         try:
@@ -213,11 +225,16 @@ class Supervisor:
             state = "interrupted"
             raise KeyboardInterrupt from None
         finally:
-            self.result.wall_s = time.perf_counter() - t0
-            self._collect()
-            self._last_tick(state)
-            self._stop_all()
-            signal.signal(signal.SIGTERM, old_term)
+            _deaf()  # an interrupted run stays deaf while the process reports and exits
+            try:
+                self.result.wall_s = time.perf_counter() - t0
+                self._collect()
+                self._last_tick(state)
+                self._stop_all()
+            finally:
+                if state != "interrupted":
+                    signal.signal(signal.SIGINT, old_int)
+                    signal.signal(signal.SIGTERM, old_term)
         return self.result
 
     def _start(self) -> None:

@@ -64,7 +64,7 @@ def clean_slate():
     assert run_dirs() - dirs == set()
 
 
-@pytest.mark.parametrize("how", ["supervisor", "group", "sigterm"])
+@pytest.mark.parametrize("how", ["supervisor", "group", "sigterm", "timeout", "twice"])
 def test_interrupt_forever_run(how, clean_slate):
     p = start("mmap1_processes", "-t", "8", "-s", "0", "--period", "2ms")
     wait_for_lines(p, 4)
@@ -75,6 +75,13 @@ def test_interrupt_forever_run(how, clean_slate):
         p.send_signal(signal.SIGINT)
     elif how == "group":  # Ctrl-C in a terminal signals the whole foreground group
         os.killpg(p.pid, signal.SIGINT)
+    elif how == "timeout":  # GNU timeout(1): SIGTERM to the command, then to its group
+        p.send_signal(signal.SIGTERM)
+        os.killpg(p.pid, signal.SIGTERM)
+    elif how == "twice":  # an impatient second Ctrl-C while the run cleans up
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
     else:
         p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=10)
