@@ -26,6 +26,8 @@ from pathlib import Path
 
 import zmq
 
+from emu.machines import machine_label
+
 TOPIC = b"emu.stats.1"
 SOCKET_NAME = "stats.sock"
 RUN_FILE = "run.json"
@@ -88,8 +90,9 @@ def _alive(pid: int) -> bool:
 
 def _describe(info: dict) -> str:
     strategies = " ".join(f"{k}={v}" for k, v in (info.get("strategies") or {}).items())
+    machine = machine_label(info.get("machine", "?"), info.get("costs_set") or {})
     return (f"{info.get('testcase', '?')} -t {info.get('tasks', '?')} on "
-            f"{info.get('machine', '?')} {strategies} seed {info.get('seed', '?')}").strip()
+            f"{machine} {strategies} seed {info.get('seed', '?')}").strip()
 
 
 def find_runs(tmpdir: str | None = None) -> list[RunInfo]:

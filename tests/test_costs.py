@@ -162,6 +162,6 @@ def test_plots_name_the_costs_a_sweep_set():
             "strategies": {"di": "mutex", "swap": "mutex", "ucred": "shared"}}
     far = {**base, "costs_set": {"line_other_socket": 315}}
     assert " with " not in title_of([base]) and " with " not in title_of([base, far])
-    assert "on skylake-2s (96 CPUs) with line_other_socket=315" in title_of([far])
+    assert "mmap1 on skylake-2s with line_other_socket=315 (96 CPUs)" in title_of([far])
     assert _labels([base, far], None) == [" (preset costs)", " (line_other_socket=315)"]
     assert _labels([far, far], ["a", "b"]) == [" (a)", " (b)"]

@@ -172,6 +172,29 @@ def test_spin_mutex_never_blocks():
     assert not m.blocked and m.nspinning == 1
 
 
+def test_spin_mutex_release_is_a_store_the_cpu_does_not_wait_for():
+    """__mtx_unlock_spin frees the word with a plain store-release: the releaser goes on at
+    once, the word is free once the store has the line (a spinner took it away to read it),
+    and the releaser's next locked instruction waits for the store (x86 TSO)."""
+    ks, m = kernel(spin=True)
+    a, w = cpu(0), cpu(50)                   # the waiter is on the other socket
+    t = m.acquire(a, 0, 0)
+    m.acquire(w, t + 10, 0)
+    ks.sim.run(until=t + 2000)               # its fcmpset lands and fails: it spins, and
+    assert m.line.owner == 50 and m.nspinning == 1  # took the word's line with it
+    assert m.release(a, t + 2000) == t + 2000
+    freed = a.drain
+    assert freed == t + 2000 + COST.line_other_socket  # the store's RFO brings the line back
+    ks.sim.run()
+    (who, when), = ks.sim.resumed
+    assert who == 50 and when > freed and m.owner is w
+    assert ks.coh.drained(a, t + 2001) == freed  # a's next lock cmpxchg waits for the store
+    # A sleep mutex's release is a cmpxchg: the CPU waits for it.
+    ks, m = kernel()
+    t = m.acquire(a, 0, 0)
+    assert m.release(a, t + 50) == t + 50 + COST.l1_hit + COST.atomic_local
+
+
 def test_cache_line_costs_by_distance_and_serialise():
     coh = Coherence(TABLE, hit=4, atomic=20, memory=190)
     assert coh.rmw("x", 0, 0) == 190 + 20

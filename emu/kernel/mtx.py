@@ -9,7 +9,9 @@ sys/kern/kern_mutex.c and sys/kern/subr_lock.c, FreeBSD head mid-2018:
   UNOWNED, try the fcmpset again.  If the owner is off CPU, block on the lock's turnstile.
 * `__mtx_unlock`: fcmpset the word back to UNOWNED; a contested release
   (`__mtx_unlock_sleep`) broadcasts the turnstile: *every* blocked waiter wakes and races.
-* Spin mutexes (MTX_SPIN, `_mtx_lock_spin_cookie`) spin the same way and never block.
+* Spin mutexes (MTX_SPIN, `_mtx_lock_spin_cookie`) spin the same way and never block;
+  `__mtx_unlock_spin` frees the word with `_mtx_release_lock_quick`, a plain store-release
+  (a `mov` on amd64): it goes through the store buffer, and the CPU does not wait for it.
 
 No queue decides who gets a released lock: each spinner re-reads the word when its current
 backoff ends, the line reaches it after a transfer whose cost depends on its distance from
@@ -275,9 +277,19 @@ class Mtx:
 
     def release(self, th, t: int) -> int:
         """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        t = self.ks.coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
+        coh = self.ks.coh
         dist, changed = self.ks.transfer[th.cpu], self.line.written
-        t_rel = self._fcmpset(th.cpu, t, dist)
+        if self.spin:
+            # __mtx_unlock_spin's store-release: the word is UNOWNED once the store has
+            # the line (t_rel); the CPU goes on at once, its next locked op waits for it.
+            self._catch_up(t, dist)
+            t_rel = coh.write(self.word, th.cpu, t)
+            th.drain = max(th.drain, t_rel)
+            goes_on, held = t, coh.hit
+        else:
+            t = coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
+            t_rel = goes_on = self._fcmpset(th.cpu, t, dist)
+            held = coh.atomic
         hold = t - self.acquired_at
         self._count(self.owner_caller, EVENTS)
         self._count(self.owner_caller, HOLD, hold)
@@ -291,13 +303,13 @@ class Mtx:
                 self.ks.sim.at(t_rel + self.wakeup, sp.th.cpu,
                                lambda t, sp=sp: self._woken(sp, t))
         if self.nspinning:
-            self._race(t_rel, dist, changed)
-        return t_rel
+            self._race(t_rel, dist, changed, held)
+        return goes_on
 
-    def _race(self, r: int, row: list[int], changed: int) -> None:
-        """The word became UNOWNED at r (the releaser's cmpxchg executed `atomic` before,
-        in the releaser's L1, with `row` its transfer row; the word changed before that at
-        `changed`): play out the fcmpsets of the spinners that see it free.
+    def _race(self, r: int, row: list[int], changed: int, held: int) -> None:
+        """The word became UNOWNED at r (the releaser's cmpxchg or store executed `held`
+        before, in the releaser's L1, with `row` its transfer row; the word changed before
+        that at `changed`): play out the fcmpsets of the spinners that see it free.
 
         A re-read that reached the releaser while its cmpxchg held the line is answered
         UNOWNED once it is done, one leg (the data) before the spinner has it; one that
@@ -310,7 +322,7 @@ class Mtx:
         the line exclusive, one after another, away from the new owner: the herd a
         test-and-test-and-set lock lets loose at each release.  A spinner already on its
         way (it read the word free during an earlier free window) keeps its place."""
-        self._catch_up(r - self.ks.coh.atomic, row, changed)  # re-reads served before: owned
+        self._catch_up(r - held, row, changed)  # re-reads served before: owned
         best_key = min(self.inflight) if self.inflight else None
         seen = []  # (fcmpset lands, cpu), when its read was served, its miss, the spinner
         while self.spinners:

@@ -48,7 +48,7 @@ class Machine:
     def label(self) -> str:
         """`skylake-2s`, or `skylake-2s with pause=100 line_other_socket=315`: a machine
         whose costs were set (--cost) is not the preset, and every line naming it says so."""
-        return f"{self.name} with {cost_words(self.changed)}" if self.changed else self.name
+        return machine_label(self.name, self.changed)
 
     @property
     def ncores(self) -> int:
@@ -68,6 +68,11 @@ class Machine:
 def cost_words(changed: Mapping[str, float]) -> str:
     """`pause=100 line_other_socket=315`: costs set over a preset (a run JSON's costs_set)."""
     return " ".join(f"{k}={v:g}" for k, v in changed.items())
+
+
+def machine_label(name: str, changed: Mapping[str, float]) -> str:
+    """A machine as every report names it: the preset, and the costs set over it, if any."""
+    return f"{name} with {cost_words(changed)}" if changed else name
 
 
 def preset_names() -> list[str]:

@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import TextIO
 
-from emu.machines import cost_words
+from emu.machines import machine_label
 
 BAR_WIDTH = 20
 MAX_LOCKS = 6
@@ -49,8 +49,7 @@ def _header(snap: dict) -> str:
     run = snap["run"]
     strategies = " ".join(f"{k}={v}" for k, v in run.get("strategies", {}).items())
     clock = "" if run["clock"] == "virtual" else f"  clock {run['clock']}"
-    costs = cost_words(run.get("costs_set", {}))
-    machine = f"{run['machine']} with {costs}" if costs else run["machine"]
+    machine = machine_label(run["machine"], run.get("costs_set", {}))
     return (f"emu {run['testcase']} -t {run['tasks']} on {machine}  {strategies}  "
             f"seed {run['seed']}{clock}  [{snap['state']}]")
 

@@ -11,7 +11,7 @@ pyplot global state), so every other command starts without it.
 
 from __future__ import annotations
 
-from emu.machines import cost_words
+from emu.machines import cost_words, machine_label
 
 VARIANTS = ("processes", "threads")
 COLOURS = {"processes": "tab:blue", "threads": "tab:orange"}
@@ -44,13 +44,18 @@ def _costs(sweep: dict) -> str:
     return cost_words(sweep.get("costs_set", {}))
 
 
+def _machine(sweeps: list[dict]) -> str:
+    """The machine, with the costs the sweeps set if they all set the same."""
+    first = sweeps[0]
+    same = len({_costs(s) for s in sweeps}) == 1
+    return machine_label(first["machine"], first.get("costs_set", {}) if same else {})
+
+
 def title_of(sweeps: list[dict]) -> str:
     """The testcase's description / `mmap1 on skylake-2s (96 CPUs)` / the strategies."""
     first = sweeps[0]
     lines = [first.get("description") or "",
-             f"{first['testcase']} on {first['machine']} ({first['ncpus']} CPUs)"]
-    if len({_costs(s) for s in sweeps}) == 1 and _costs(first):
-        lines[1] += f" with {_costs(first)}"
+             f"{first['testcase']} on {_machine(sweeps)} ({first['ncpus']} CPUs)"]
     strategies = first["strategies"]
     diff = _differing(strategies, sweeps[1]["strategies"]) if len(sweeps) > 1 else []
     if diff:

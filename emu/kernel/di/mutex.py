@@ -88,9 +88,10 @@ def di_finished_locked(ks, th, t: int) -> int:
     if i == len(trk) - 1:
         # Oldest: publish under the turnstile chain spin lock (never contended here: only
         # the holder of invl_gen_mtx takes it), then wake any pmap_delayed_invl_wait().
+        # turnstile_chain_unlock is mtx_unlock_spin: a plain store-release (Mtx.release).
         t = coh.rmw(ids.invl_tc, me, coh.drained(th, t))
         t = coh.store(th, ids.invl_gen, t)
-        t = coh.rmw(ids.invl_tc, me, coh.drained(th, t))
+        t = coh.store(th, ids.invl_tc, t)
     else:
         t = coh.store(th, entry(trk[i + 1]), t)                    # donate: next->gen
     t = coh.store(th, ids.invl_head if i == 0 else entry(trk[i - 1]), t)  # LIST_REMOVE
