@@ -165,3 +165,18 @@ def test_plots_name_the_costs_a_sweep_set():
     assert "mmap1 on skylake-2s with line_other_socket=315 (96 CPUs)" in title_of([far])
     assert _labels([base, far], None) == [" (preset costs)", " (line_other_socket=315)"]
     assert _labels([far, far], ["a", "b"]) == [" (a)", " (b)"]
+
+
+@pytest.mark.parametrize("example", ["case-study.toml", "cost-ranges.toml"])
+def test_the_example_experiments_are_well_formed(example, tmp_path):
+    from pathlib import Path
+
+    exp = load_experiment(str(Path(__file__).parent.parent / "examples" / example),
+                          str(tmp_path / "out"))
+    variants = {v.name: v for v in exp.variants}
+    assert len(exp.runs) == len(variants) * len(exp.tasks) * len(exp.seeds)
+    if example == "cost-ranges.toml":  # each range end on both kernels
+        changed = {r.variant.name: r.spec.machine.changed for r in exp.runs}
+        assert changed["stock-other150"] == changed["epoch-other150"] == {
+            "line_other_socket": 315}
+        assert changed["stock"] == changed["epoch"] == {}
