@@ -189,6 +189,20 @@ def test_spin_mutex_release_is_a_store_the_cpu_does_not_wait_for():
     (who, when), = ks.sim.resumed
     assert who == 50 and when > freed and m.owner is w
     assert ks.coh.drained(a, t + 2001) == freed  # a's next lock cmpxchg waits for the store
+    # Stores leave the store buffer in order: with one still on its way, the spinner sees
+    # the word free only after it.
+    got = []
+    for pending in (0, 3000):
+        ks, m = kernel(spin=True)
+        a, w = cpu(0), cpu(2)
+        t = m.acquire(a, 0, 0)
+        m.acquire(w, t + 10, 0)
+        ks.sim.run(until=t + 2000)
+        a.drain = t + 2000 + pending
+        assert m.release(a, t + 2000) == t + 2000
+        ks.sim.run()
+        got.append(ks.sim.resumed[0][1] - (t + 2000))
+    assert got[0] < 3000 < got[1]
     # A sleep mutex's release is a cmpxchg: the CPU waits for it.
     ks, m = kernel()
     t = m.acquire(a, 0, 0)

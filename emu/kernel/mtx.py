@@ -281,10 +281,11 @@ class Mtx:
         dist, changed = self.ks.transfer[th.cpu], self.line.written
         if self.spin:
             # __mtx_unlock_spin's store-release: the word is UNOWNED once the store has
-            # the line (t_rel); the CPU goes on at once, its next locked op waits for it.
+            # the line, and not before the stores ahead of it in the store buffer (x86
+            # TSO); the CPU goes on at once, and its next locked op waits for it.
             self._catch_up(t, dist)
-            t_rel = coh.write(self.word, th.cpu, t)
-            th.drain = max(th.drain, t_rel)
+            t_rel = max(coh.write(self.word, th.cpu, t), th.drain)
+            th.drain = t_rel
             goes_on, held = t, coh.hit
         else:
             t = coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores

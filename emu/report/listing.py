@@ -29,7 +29,6 @@ def listing() -> str:
     return "\n".join(lines)
 
 
-
 def cost_listing(machine: str = DEFAULT_MACHINE) -> str:
     """`emu list --costs`: a machine's cost table, what `--cost NAME=VALUE` sets, each cost
     with its value (cycles at the machine's clock, and in ns) and the preset's reason."""
