@@ -176,17 +176,18 @@ def top(
 def list_(
     costs: bool = typer.Option(False, "--costs", help="Instead, list a machine's costs (what "
                                "--cost sets)."),
-    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+    machine: str = typer.Option(None, "--machine", help="The machine whose costs to list "
+                                f"(preset or TOML; implies --costs; default {DEFAULT_MACHINE})."),
 ) -> None:
     """Testcases, machine presets, clocks and strategies."""
     from emu.machines import MachineError
     from emu.report.listing import cost_listing, listing
 
-    if not costs:
+    if not costs and machine is None:
         typer.echo(listing())
         return
     try:
-        typer.echo(cost_listing(machine))
+        typer.echo(cost_listing(machine or DEFAULT_MACHINE))
     except MachineError as exc:
         fail(str(exc))
 

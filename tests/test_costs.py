@@ -102,6 +102,8 @@ def test_cli_bad_cost_is_one_line_exit_2(no_trace):
 def test_cli_list_costs():
     r = emu("list", "--costs", "--machine", "desktop-16")
     assert r.returncode == 0 and r.stdout.startswith("costs of desktop-16 (")
+    assert emu("list", "--machine", "desktop-16").stdout == r.stdout  # --machine implies it
+    assert emu("list", "--costs").stdout.startswith("costs of skylake-2s (")
     r = emu("list", "--costs", "--machine", "nope")
     assert r.returncode == 2 and r.stderr.startswith("emu: unknown machine preset 'nope'")
 
