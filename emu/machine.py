@@ -209,7 +209,10 @@ class Supervisor:
 
         Raises RunFailed (with self.result holding what was measured) or KeyboardInterrupt.
         """
-        old_int = signal.signal(signal.SIGINT, _on_signal)
+        # A SIGINT ignored from the start stays ignored (a shell's background job, nohup).
+        old_int = signal.getsignal(signal.SIGINT)
+        if old_int is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, _on_signal)
         old_term = signal.signal(signal.SIGTERM, _on_signal)
         t0 = time.perf_counter()
         state = "failed"

@@ -90,6 +90,22 @@ def test_interrupt_forever_run(how, clean_slate):
     assert_all_gone(pids)
 
 
+def test_a_background_run_keeps_ignoring_sigint(clean_slate):
+    """A SIGINT ignored from the start (a non-interactive shell's `emu run ... &`) stays
+    ignored, as for any Unix command: the terminal's Ctrl-C is not meant for it."""
+    p = subprocess.Popen([*EMU, "run", "mmap1_processes", "-t", "2", "-s", "0", "--period",
+                          "2ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    wait_for_lines(p, 4)
+    p.send_signal(signal.SIGINT)
+    wait_for_lines(p, 2)                     # still running: two more samples
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+
+
 def test_killed_cpu_is_named(clean_slate):
     p = start("mmap1_processes", "-t", "4", "-s", "0", "--period", "2ms")
     wait_for_lines(p, 3)
