@@ -181,12 +181,20 @@ def _testcase_section(exp: Experiment, docs: dict[Key, dict], tc: str,
     return out
 
 
-def _variant_header(exp: Experiment) -> list[str]:
-    """The variants table's head: a costs column (cycles) when any variant sets costs."""
-    if any(v.costs for v in exp.variants):
-        return ["| variant | di | swap | ucred | costs set (cycles) | what |",
-                "|---|---|---|---|---|---|"]
-    return ["| variant | di | swap | ucred | what |", "|---|---|---|---|---|"]
+def _variants_table(exp: Experiment) -> list[str]:
+    """Each variant's strategies, and a column of the costs it set (cycles) when any did."""
+    with_costs = any(v.costs for v in exp.variants)
+    head = "| variant | di | swap | ucred |" + (" costs set (cycles) |" if with_costs else "")
+    out = [head + " what |", "|---" * head.count("|") + "|"]
+    for v in exp.variants:
+        spec = next(r.spec for r in exp.runs if r.variant is v)
+        chosen = spec.strategies
+        row = f"| {v.name} | {chosen['di']} | {chosen['swap']} | {chosen['ucred']} |"
+        if with_costs:
+            changed = spec.machine.changed
+            row += " " + (" ".join(f"`{k}={c:g}`" for k, c in changed.items()) or "preset") + " |"
+        out.append(f"{row} {v.description} |")
+    return out
 
 
 def report_text(exp: Experiment, docs: dict[Key, dict], plot_notes: dict[str, str | None],
@@ -207,15 +215,7 @@ def report_text(exp: Experiment, docs: dict[Key, dict], plot_notes: dict[str, st
             + ("" if done == len(exp.runs) else " (the others failed: see their JSON)"),
             f"- reproduce: `emu experiment {source_name} --out DIR`", "",
             "## Variants", "", f"Baseline: `{exp.baseline}`.", "",
-            *_variant_header(exp)]
-    for v in exp.variants:
-        spec = next(r.spec for r in exp.runs if r.variant is v)
-        chosen = spec.strategies
-        costs = (" | " + (" ".join(f"`{k}={c:g}`" for k, c in spec.machine.changed.items())
-                          or "preset")) if any(u.costs for u in exp.variants) else ""
-        out.append(f"| {v.name} | {chosen['di']} | {chosen['swap']} | {chosen['ucred']}{costs} "
-                   f"| {v.description} |")
-    out.append("")
+            *_variants_table(exp), ""]
     for tc in exp.testcases:
         out += _testcase_section(exp, docs, tc, plot_notes.get(tc))
     out += ["## Files", "",
