@@ -45,7 +45,7 @@ from emu.kernel.state import DETAIL_FILE
 from emu.kernel.strategies import choose
 from emu.machines import Machine
 from emu.testcases import Testcase
-from emu.topology import OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
+from emu.topology import HOME_SOCKET, OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
 
 if TYPE_CHECKING:
     from emu.stats import StatsProbe
@@ -92,14 +92,21 @@ class RunSpec:
         return None if self.samples == 0 else self.warmup + self.samples
 
     def transfer_table(self) -> list[list[int]]:
-        """Cycles to move a cache line between two CPUs, by topology distance."""
+        """table[a][b]: cycles to move a cache line from CPU a's cache to CPU b, by topology
+        distance and, across sockets, by direction: into the home socket is dearer."""
         topo = Topology.of(self.machine)
         price = {SAME_CPU: 0,
                  SMT_SIBLING: self.machine.cost("line_smt_sibling"),
                  SAME_SOCKET: self.machine.cost("line_same_socket"),
                  OTHER_SOCKET: self.machine.cost("line_other_socket")}
+        to_home = self.machine.cost("line_other_socket_to_home")
+
+        def cost(a: int, b: int) -> int:
+            d = topo.distance(a, b)
+            return to_home if d == OTHER_SOCKET and topo.socket_of(b) == HOME_SOCKET else price[d]
+
         n = topo.ncpus
-        return [[price[topo.distance(a, b)] for b in range(n)] for a in range(n)]
+        return [[cost(a, b) for b in range(n)] for a in range(n)]
 
     def validate(self) -> None:
         if not 1 <= self.tasks <= MAX_TASKS:

@@ -13,6 +13,14 @@ from emu.machines import Machine
 # Distance classes between two CPUs, used by the cache-line model to price a transfer.
 SAME_CPU, SMT_SIBLING, SAME_SOCKET, OTHER_SOCKET = 0, 1, 2, 3
 
+# The socket whose memory holds the kernel's hot lines.  The kernel image (its .bss: the
+# locks, swap_reserved, the DI tracker head) loads at low physical addresses, which are the
+# first socket's DRAM; emu homes every hot line there.  On Skylake-SP a line moving across
+# sockets costs more when it moves *to* its home socket (the directory lookup; see the
+# preset's line_other_socket_to_home).  Which socket is home hardly changes throughput: a
+# line that bounces between sockets moves each way equally often.
+HOME_SOCKET = 0
+
 
 @dataclass(frozen=True)
 class Topology:

@@ -9,7 +9,8 @@ from emu.cpu.td import cost_table
 from emu.kernel.coherence import Coherence
 from emu.kernel.mtx import BLOCK, CONT, PAUSE, SPIN, Mtx, lock_delay_max
 from emu.machines import load_machine
-from emu.topology import Topology
+from emu.run import build_spec
+from emu.topology import HOME_SOCKET, Topology
 
 MACHINE = load_machine()
 COST = cost_table(MACHINE)
@@ -229,6 +230,28 @@ def test_cache_line_costs_by_distance_and_serialise():
     coh.read("z", 50, 2000)
     done = coh.write("z", 0, 5000)
     assert done == 5000 + COST.line_other_socket
+
+
+def test_a_line_crossing_into_its_home_socket_pays_the_directory_lookup():
+    """Skylake-SP's memory directory: across sockets a line costs line_other_socket to a
+    CPU off its home socket and line_other_socket_to_home to one on it (Intel MLC's remote
+    HITM, homed in the writer's and in the reader's socket).  A write's invalidation of a
+    sharer is priced the same way, from the sharer's cache to the writer."""
+    table = build_spec("mmap1_processes", 96, 1, False, False, "skylake-2s", "virtual", 0,
+                       "2ms", 0).transfer_table()
+    home, far = 0, 50  # emu homes kernel memory on socket 0 (emu.topology.HOME_SOCKET)
+    assert HOME_SOCKET == TOPO.socket_of(home) != TOPO.socket_of(far)
+    assert table[home][far] == COST.line_other_socket < COST.line_other_socket_to_home
+    assert table[far][home] == COST.line_other_socket_to_home
+    assert table[far][60] == table[60][far] == COST.line_same_socket
+    assert table[far][far ^ 1] == COST.line_smt_sibling
+    coh = Coherence(table, hit=4, atomic=20, memory=190)
+    coh.write("x", far, 0)
+    assert coh.read("x", home, 1000) == 1000 + COST.line_other_socket_to_home
+    assert coh.rmw("x", far, 5000) == 5000 + COST.line_other_socket + 20
+    coh.write("z", home, 0)
+    coh.read("z", far, 1000)
+    assert coh.write("z", home, 5000) == 5000 + COST.line_other_socket_to_home
 
 
 def test_newcomer_fcmpset_is_decided_when_it_lands():

@@ -3,8 +3,10 @@
 A line has an owner (the CPU that last wrote it, holding it Modified), sharers (CPUs that
 read it since, holding it Shared) and the time until which it is busy: accesses to one line
 serialise, since the coherence protocol moves it to one core at a time.  A transfer costs
-by topology distance (SMT sibling, same socket, other socket; see the machine preset); a
-write must also invalidate the sharers, which costs the farthest one's distance.  Sources:
+by topology distance (SMT sibling, same socket, other socket; see the machine preset) and,
+across sockets, by direction: into the line's home socket is dearer (Skylake-SP reads its
+memory directory first; RunSpec.transfer_table).  A write must also invalidate the sharers,
+which costs the farthest one's miss to the writer.  Sources:
 David, Guerraoui, Trigonakis, "Everything you always wanted to know about synchronization
 but were afraid to ask" (SOSP'13), for the shape; Intel MLC figures for the numbers.
 
@@ -62,6 +64,7 @@ class Coherence:
     def __init__(self, transfer: list[list[int]], hit: int, atomic: int,
                  memory: int) -> None:
         self.transfer = transfer    # transfer[a][b]: cycles to move a line from a to b
+        #                             (not symmetric: see RunSpec.transfer_table)
         self.hit = hit              # load or store hitting the local L1
         self.atomic = atomic        # a lock-prefixed RMW on a line already held exclusive
         self.memory = memory        # first touch: the line comes from DRAM
@@ -90,12 +93,12 @@ class Coherence:
 
     def _rfo(self, ln: Line, cpu: int) -> int:
         """The price of an RFO at cpu: fetch from the owner (or memory), and invalidate the
-        farthest sharer."""
+        farthest sharer (priced as a miss from its cache to cpu's)."""
+        tr = self.transfer
         cost = self.hit if ln.owner == cpu else (
-            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
+            self.memory if ln.owner < 0 else tr[ln.owner][cpu])
         if ln.sharers:
-            row = self.transfer[cpu]
-            far = max(map(row.__getitem__, ln.sharers))
+            far = max(tr[s][cpu] for s in ln.sharers)
             if far > cost:
                 cost = far
         return cost

@@ -36,12 +36,13 @@ def cost_listing(machine: str = DEFAULT_MACHINE) -> str:
     reasons = cost_reasons(machine)
     lines = [f"costs of {m.name} ({m.ncpus} CPUs, {m.freq_hz / 1e9:.2f} GHz); set one with "
              "--cost NAME=VALUE (cycles, or a duration such as 150ns):"]
+    width = max(map(len, m.costs), default=0)
     for name, value in m.costs.items():
         if name in NOT_CYCLES:
             amount = f"{value:g} ({NOT_CYCLES[name][0]})"
         else:
             amount = f"{value:g} cycles = {value / m.freq_hz * 1e9:.4g} ns"
-        lines.append(f"  {name:<22} {amount}")
+        lines.append(f"  {name:<{width}} {amount}")
         for part in textwrap.wrap(reasons.get(name, ""), 92):
             lines.append(f"      {part}")
     return "\n".join(lines)
