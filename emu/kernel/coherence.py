@@ -65,6 +65,8 @@ class Coherence:
                  memory: int) -> None:
         self.transfer = transfer    # transfer[a][b]: cycles to move a line from a to b
         #                             (not symmetric: see RunSpec.transfer_table)
+        # inbound[b][a] = transfer[a][b]: the column an RFO at b reads to price its sharers
+        self.inbound = [list(col) for col in zip(*transfer, strict=True)]
         self.hit = hit              # load or store hitting the local L1
         self.atomic = atomic        # a lock-prefixed RMW on a line already held exclusive
         self.memory = memory        # first touch: the line comes from DRAM
@@ -94,11 +96,11 @@ class Coherence:
     def _rfo(self, ln: Line, cpu: int) -> int:
         """The price of an RFO at cpu: fetch from the owner (or memory), and invalidate the
         farthest sharer (priced as a miss from its cache to cpu's)."""
-        tr = self.transfer
         cost = self.hit if ln.owner == cpu else (
-            self.memory if ln.owner < 0 else tr[ln.owner][cpu])
+            self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
         if ln.sharers:
-            far = max(tr[s][cpu] for s in ln.sharers)
+            col = self.inbound[cpu]
+            far = max(map(col.__getitem__, ln.sharers))
             if far > cost:
                 cost = far
         return cost
