@@ -17,13 +17,13 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from emu import rundir
 from emu.children import read_failure
 from emu.counters import (
     H_EVENTS,
@@ -255,7 +255,7 @@ class Supervisor:
         clock_module(self.spec.clock)  # imported once here, shared by every forked child
 
         spec = self.spec
-        spec.rundir = tempfile.mkdtemp(prefix="emu-")  # mode 0700: private to this user
+        spec.rundir = rundir.make()  # 0700 under $EMU_RUNDIR; stale ones swept first
         spec.endpoint = f"ipc://{spec.rundir}/actor.sock"
         self.board = CounterBoard(spec.tasks, len(spec.kernel.locks))
         self.board.set(H_STATE, STATE_RUNNING)

@@ -14,12 +14,10 @@ Virtual clock (emu/sched/virtual.py):
                                                             waits for (`td.query`), before DONE
     CPU -> actor  ACK    (V, ACK, vtime, handler_cycles)    the interrupt's handler ran
     CPU -> actor  BYE    (V, BYE)
-Wall clock (emu/sched/wall.py) adds immediate lock traffic:
-    CPU -> actor  LOCK   (V, LOCK, lock)   -> GRANT (V, GRANT, lock) when the lock is ours
-    CPU -> actor  UNLOCK (V, UNLOCK, lock) (no reply)
-    CPU -> actor  ATOMIC (V, ATOMIC, line) (no reply)
-    CPU -> actor  CALL   (V, CALL, kcall, args, wait)  a kernel call on shared state; with
-                         `wait`, answered by RET once it finished (it may block: a shootdown)
+Wall clock (emu/sched/wall.py) sends each shared operation as it happens:
+    CPU -> actor  OP     (V, OP, op, arg, args, wait)  one operation of the op table
+                         (emu/kernel/ops.py), a kernel call's ARGs in `args`; with `wait`
+                         answered by RET once it finished (a lock is ours, the ACKs are in)
 Either direction:
     ERROR  (V, ERROR, text)  the peer sent something malformed; the sender carries on.
 
@@ -31,23 +29,17 @@ from __future__ import annotations
 
 import msgpack
 
-VERSION = 2  # 2: INTR carries the shootdown addresses; CALL its arguments; RET
+VERSION = 3  # 3: the wall clock's operations are OP messages (the op table)
 
-HELLO, BATCH, DONE, INTR, ACK, BYE, LOCK, GRANT, UNLOCK, ATOMIC, ERROR, CALL, RET = range(13)
-KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "LOCK", "GRANT", "UNLOCK",
-              "ATOMIC", "ERROR", "CALL", "RET"]
+HELLO, BATCH, DONE, INTR, ACK, BYE, OP, ERROR, RET = range(9)
+KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "OP", "ERROR", "RET"]
 
-# Operations inside a BATCH: (op, pre, arg).  `pre` is the local cycles run before the op.
-# ARG pushes an argument for the next CALL (a kernel call takes its arguments that way).
-OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI, OP_READ, OP_WRITE, OP_CALL, \
-    OP_OFFCPU, OP_ARG = range(11)
-OP_NAMES = ["NOP", "COUNT", "LOCK", "UNLOCK", "ATOMIC", "IPI", "READ", "WRITE", "CALL",
-            "OFFCPU", "ARG"]
+# Operations inside a BATCH are (op, pre, arg) triples: `pre` is the local cycles run
+# before the op; what each op is and does is the op table's (emu/kernel/ops.py).
 OP_WIDTH = 3
 
 # Number of items each message kind carries after (VERSION, KIND).
-_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 5, ACK: 2, BYE: 0, LOCK: 1, GRANT: 1,
-          UNLOCK: 1, ATOMIC: 1, ERROR: 1, CALL: 3, RET: 1}
+_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 5, ACK: 2, BYE: 0, OP: 4, ERROR: 1, RET: 1}
 
 
 class ProtocolError(ValueError):

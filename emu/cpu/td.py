@@ -21,8 +21,7 @@ from types import SimpleNamespace
 from emu.cpu import smt
 from emu.cpu.tlb import Tlb
 from emu.kernel.kcalls import pack_lock
-from emu.machines import Machine
-from emu.protocol import (
+from emu.kernel.ops import (
     OP_ARG,
     OP_ATOMIC,
     OP_CALL,
@@ -34,6 +33,7 @@ from emu.protocol import (
     OP_UNLOCK,
     OP_WRITE,
 )
+from emu.machines import Machine
 
 
 class RunEnded(Exception):

@@ -19,12 +19,16 @@ DETAIL_FILE = "kernel.json"
 
 
 class ModelThread:
-    """What the kernel model needs of a thread, for sequencers other than the engine (whose
-    Thread carries the same fields): the reference DES and the wall clock's actor."""
+    """A thread as the kernel model sees it (emu/kernel/ops.py: Thread): the base of the
+    engine's Thread, the actor's kernel threads and the other sequencers' stand-ins."""
+
+    __slots__ = ("cpu", "task", "held", "offcpu", "holding", "args", "on_resume",
+                 "awaiting_acks", "drain")
 
     def __init__(self, cpu: int, task: int | None) -> None:
         self.cpu = cpu
-        self.task = task
+        self.task = task              # None: a kernel thread with no CPU process
+        self.held = 0                 # LOCK ops without their UNLOCK
         self.offcpu = False
         self.holding: list = []       # the mutexes it owns
         self.args: list[int] = []     # ARG operations before a kernel call

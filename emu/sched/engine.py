@@ -43,40 +43,24 @@ from emu.counters import (
     T_VTIME,
     CounterBoard,
 )
-from emu.kernel.kcalls import CALLER_SHIFT, HANDLERS
-from emu.protocol import (
-    OP_ARG,
-    OP_ATOMIC,
-    OP_CALL,
-    OP_COUNT,
-    OP_IPI,
-    OP_LOCK,
-    OP_NOP,
-    OP_OFFCPU,
-    OP_READ,
-    OP_UNLOCK,
-    OP_WIDTH,
-    OP_WRITE,
-    ProtocolError,
-)
+from emu.kernel.ops import OP_WIDTH, RUN
+from emu.kernel.state import ModelThread
+from emu.protocol import ProtocolError
 
 RUNNING, BLOCKED, STARVED, DONE = range(4)
 STEP_EVENT, ACK_EVENT, CALLBACK_EVENT = range(3)
 NEVER = 1 << 62  # "no end": a run with -s 0
-LOCK_MASK = (1 << CALLER_SHIFT) - 1
 
 
-class Thread:
+class Thread(ModelThread):
     """A CPU's kernel execution stream as the actor sees it."""
 
-    __slots__ = ("cpu", "task", "state", "t", "ops", "pc", "seq", "lookahead", "queue",
-                 "held", "holding", "offcpu", "iterations", "boundary", "boundary_t",
-                 "version", "awaiting_acks", "ipi_waiters", "steal", "args", "on_resume",
-                 "siblings", "stretch", "drain")
+    __slots__ = ("state", "t", "ops", "pc", "seq", "lookahead", "queue", "iterations",
+                 "boundary", "boundary_t", "version", "ipi_waiters", "steal", "siblings",
+                 "stretch")
 
     def __init__(self, cpu: int, task: int, period: int) -> None:
-        self.cpu = cpu
-        self.task = task
+        super().__init__(cpu, task)
         self.state = STARVED
         self.t = 0
         self.ops: list[int] = []
@@ -84,23 +68,16 @@ class Thread:
         self.seq = -1
         self.lookahead = 0
         self.queue: deque[tuple[int, int, list[int]]] = deque()
-        self.held = 0            # LOCK ops without their UNLOCK: it stops only at zero
-        self.holding: list = []  # the mutexes it owns (TD_IS_RUNNING matters to waiters)
-        self.offcpu = False
         self.iterations = 0
         self.boundary = 1        # next sample boundary to record
         self.boundary_t = period  # its virtual time
         self.version = 0         # invalidates stale entries of the starved heap
-        self.awaiting_acks = 0   # IPIs sent by this CPU whose ACK has not come
         # Initiators of the interrupts sent to it, in sending order: its ACKs come back in
         # that order (one socket, handled one after another).
         self.ipi_waiters: deque = deque()
         self.steal = 0           # interrupt handler cycles to add to its stream
-        self.args: list[int] = []  # ARG operands of its next kernel call
-        self.on_resume = None    # a kernel path's continuation while one blocks it
         self.siblings: list[Thread] = []  # the run's other threads on its core
         self.stretch = False     # whether its next batch starts slowed by a working sibling
-        self.drain = 0           # when its buffered stores are done (Coherence.store)
 
 
 class Engine:
@@ -202,7 +179,7 @@ class Engine:
             th.on_resume = None
             fn(t)
             return
-        if th.__class__ is not Thread:  # a kernel thread's path has ended
+        if th.task is None:  # a kernel thread's path has ended
             return
         th.state = RUNNING
         self._advance(th, t)
@@ -215,7 +192,7 @@ class Engine:
 
     def ret(self, th, value: object) -> None:
         """A kernel call's value for the CPU waiting on it (sent before the batch's DONE)."""
-        if th.__class__ is Thread:
+        if th.task is not None:
             self.ret_value(th.cpu, value)
 
     def count_shootdown(self, th) -> None:
@@ -292,42 +269,13 @@ class Engine:
         if t > self.t_end and not th.held:
             self._stop(th, t)
             return
-        op, arg = ops[pc], ops[pc + 2]
-        ks = self.ks
-        if op == OP_COUNT:
-            self._count(th, t)
-        elif op == OP_LOCK:
-            th.held += 1
-            t = ks.locks[arg & LOCK_MASK].acquire(th, t, arg >> CALLER_SHIFT)
-            if t is None:
-                th.state = BLOCKED
-                return
-        elif op == OP_UNLOCK:
-            th.held -= 1
-            t = ks.locks[arg & LOCK_MASK].release(th, t)
-        elif op == OP_READ:
-            t = ks.coh.read(arg, th.cpu, t)
-        elif op == OP_WRITE:
-            t = ks.coh.store(th, arg, t)
-        elif op == OP_ATOMIC:
-            # Coherence.drained, inline on this per-op path: after th's buffered stores.
-            t = ks.coh.rmw(arg, th.cpu, t if t >= th.drain else th.drain)
-            ks.events += 1
-        elif op == OP_CALL:
-            t = HANDLERS[arg](ks, th, t)
-            if t is None:
-                th.state = BLOCKED
-                return
-        elif op == OP_IPI:
-            self._send_ipi(th, t, arg)
+        run = RUN.get(ops[pc])
+        if run is None:
+            raise ProtocolError(f"CPU {th.cpu} sent unknown op {ops[pc]!r}")
+        t = run(self, self.ks, th, t, ops[pc + 2])
+        if t is None:  # it waits: a mutex, an interrupt's ACKs, a sleep (resume goes on)
+            th.state = BLOCKED
             return
-        elif op == OP_OFFCPU:
-            self._off_cpu(th, t, arg)
-            return
-        elif op == OP_ARG:
-            th.args.append(arg)
-        elif op != OP_NOP:
-            raise ProtocolError(f"CPU {th.cpu} sent unknown op {op}")
         self._advance(th, t)
 
     def _advance(self, th: Thread, t: int) -> None:
@@ -364,7 +312,7 @@ class Engine:
                 return True
         return False
 
-    def _off_cpu(self, th: Thread, t: int, cycles: int) -> None:
+    def off_cpu(self, th: Thread, t: int, cycles: int) -> None:
         """The thread leaves its CPU (sleeps, is preempted) for `cycles`: mutex waiters
         stop spinning on what it owns and block on the turnstile (TD_IS_RUNNING is false)."""
         th.offcpu = True
@@ -378,7 +326,7 @@ class Engine:
 
         self.at(t + cycles, th.cpu, back)
 
-    def _count(self, th: Thread, t: int) -> None:
+    def count(self, th: Thread, t: int) -> None:
         """The workload's (*iterations)++, at virtual time t."""
         if t > th.boundary_t:
             self._record_boundaries(th, t)
@@ -413,14 +361,6 @@ class Engine:
 
     # ---------------------------------------------------------------- interrupts
 
-    def _send_ipi(self, th: Thread, t: int, target: int) -> None:
-        """An IPI from th (the generic vector): delivered at t + latency; th waits."""
-        if target not in self.threads or target == th.cpu:
-            raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
-        th.state = BLOCKED
-        th.t = t
-        self.ipi(th, t, (target,), 1, 0, 0)
-
     def ipi(self, th, t: int, targets: Sequence[int], vector: int, a1: int, a2: int
             ) -> int | None:
         """Send `vector` to each target, one ICR write after another (ipi_send cycles
@@ -433,7 +373,7 @@ class Engine:
         words, board = self.words, self.board
         for k, target in enumerate(targets):
             dst = self.threads.get(target)
-            if dst is None:
+            if dst is None or target == th.cpu:
                 raise ProtocolError(f"CPU {th.cpu} sent an IPI to CPU {target}, not in this run")
             at = t + self.ipi_latency + k * self.ipi_send
             th.awaiting_acks += 1

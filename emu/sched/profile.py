@@ -44,7 +44,7 @@ from types import CodeType
 import emu
 from emu.cpu import smt
 from emu.cpu.libc import Ctx
-from emu.protocol import OP_IPI, OP_WIDTH
+from emu.kernel.ops import OP_IPI, OP_WIDTH
 from emu.sched.engine import BLOCKED, Engine
 from emu.sched.virtual import VirtualTd
 

@@ -13,24 +13,12 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from emu.cpu import smt
-from emu.cpu.interrupts import IPI_RENDEZVOUS, handler_cycles
+from emu.cpu.interrupts import handler_cycles
 from emu.cpu.libc import Ctx
 from emu.cpu.td import Td, cost_table
-from emu.kernel.kcalls import HANDLERS, unpack_lock
+from emu.kernel.ops import RUN
 from emu.kernel.state import KernelState, ModelThread
 from emu.machine import RunSpec
-from emu.protocol import (
-    OP_ARG,
-    OP_ATOMIC,
-    OP_CALL,
-    OP_COUNT,
-    OP_IPI,
-    OP_LOCK,
-    OP_NOP,
-    OP_READ,
-    OP_UNLOCK,
-    OP_WRITE,
-)
 
 
 class _StreamFull(Exception):
@@ -101,7 +89,6 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
     slowdown = smt.slowdown(spec.machine)
     cost = cost_table(spec.machine)
     pc = [0] * spec.tasks
-    held = [0] * spec.tasks
     stamps: list[list[int]] = [[] for _ in range(spec.tasks)]  # vtimes of COUNT ops
     events: list[tuple] = []
     order = [0]
@@ -131,7 +118,7 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
                 th.on_resume = None
                 fn(t)
                 return
-            if not isinstance(th, _Cpu):
+            if th.task is None:
                 return
             th.waiting = False
             task = task_of[th.cpu]
@@ -163,6 +150,22 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
                 push(at, target, acked)
             return None
 
+        def off_cpu(self, th, t: int, cycles: int) -> None:
+            """As the engine: waiters on what it owns stop spinning (TD_IS_RUNNING)."""
+            th.offcpu = True
+            th.waiting = True
+            for lock in th.holding:
+                lock.owner_off_cpu(t)
+
+            def back(t: int) -> None:
+                th.offcpu = False
+                self.resume(th, t)
+
+            push(t + cycles, th.cpu, back)
+
+        def count(self, th, t: int) -> None:
+            stamps[th.task].append(t)
+
         def ret(self, th, value: object) -> None:
             pass
 
@@ -180,32 +183,13 @@ def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
         task = task_of[cpu]
         op, _, arg = streams[task][pc[task]]
         th = cpus[cpu]
-        if t > t_end and held[task] == 0:
+        if t > t_end and th.held == 0:
             th.waiting = True
             continue  # this CPU is done
-        if op == OP_COUNT:
-            stamps[task].append(t)
-        elif op == OP_LOCK:
-            held[task] += 1
-            lock, caller = unpack_lock(arg)
-            t = ks.locks[lock].acquire(th, t, caller)
-        elif op == OP_UNLOCK:
-            held[task] -= 1
-            t = ks.locks[unpack_lock(arg)[0]].release(th, t)
-        elif op == OP_READ:
-            t = ks.coh.read(arg, cpu, t)
-        elif op == OP_WRITE:
-            t = ks.coh.store(th, arg, t)
-        elif op == OP_ATOMIC:
-            t = ks.coh.rmw(arg, cpu, ks.coh.drained(th, t))
-        elif op == OP_CALL:
-            t = HANDLERS[arg](ks, th, t)
-        elif op == OP_ARG:
-            th.args.append(arg)
-        elif op == OP_IPI:
-            t = ks.sim.ipi(th, t, (arg,), IPI_RENDEZVOUS, 0, 0)
-        elif op != OP_NOP:
-            raise RuntimeError(f"reference: op {op} is not modelled here")
+        run = RUN.get(op)
+        if run is None:
+            raise RuntimeError(f"reference: op {op} is not an operation")
+        t = run(ks.sim, ks, th, t, arg)
         if t is None:
             th.waiting = True
             continue  # blocked: the kernel model resumes it

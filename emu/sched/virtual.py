@@ -29,6 +29,7 @@ from emu.counters import CounterBoard
 from emu.cpu import smt
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
+from emu.kernel.ops import OP_NOP
 from emu.kernel.state import KernelState
 from emu.protocol import (
     ACK,
@@ -38,7 +39,6 @@ from emu.protocol import (
     ERROR,
     HELLO,
     INTR,
-    OP_NOP,
     RET,
     ProtocolError,
     pack,

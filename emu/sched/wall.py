@@ -1,12 +1,12 @@
 """The `wall` clock: CPUs run free on the host and time is the host's.  NOT reproducible.
 
-Local work is a busy wait of the emulated duration; a lock is a real LOCK/GRANT round trip
-to the actor, which serves requests in arrival order and hands a released lock to the
-longest waiter.  Useful for watching real contention on a big host; the numbers depend on
-the host's cores and load (DESIGN.md "Time").
+Local work is a busy wait of the emulated duration; a lock is a real OP/RET round trip to
+the actor, which applies operations in arrival order (the op table, emu/kernel/ops.py) and
+hands a released lock to the longest waiter.  Useful for watching real contention on a big
+host; the numbers depend on the host's cores and load (DESIGN.md "Time").
 
 Kernel paths that run in the actor (emu/kernel/kthread.py) run here too, with `WallSim` as
-their sequencer: a kernel call that may block (a shootdown waits for ACKs) is a CALL the CPU
+their sequencer: a kernel call that may block (a shootdown waits for ACKs) is an OP the CPU
 waits on until RET; IPIs are real INTR messages, each CPU invalidates its TLB when it reads
 one (in every wait and at every iteration) and ACKs, and the initiator goes on when the last
 ACK is in.  A CPU that has left the run is acknowledged for.
@@ -38,37 +38,37 @@ from emu.counters import (
 )
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
-from emu.kernel.kcalls import HANDLERS, unpack_lock
+from emu.kernel.kcalls import HANDLERS
 from emu.kernel.kthread import BLOCKING
 from emu.kernel.mtx import ACQ, CONT, EVENTS, HOLD, SPIN
-from emu.kernel.state import ModelThread
-from emu.protocol import (
-    ACK,
-    ATOMIC,
-    BYE,
-    CALL,
-    ERROR,
-    GRANT,
-    HELLO,
-    INTR,
-    LOCK,
+from emu.kernel.ops import (
+    LOCK_MASK,
     OP_ARG,
-    OP_ATOMIC,
     OP_CALL,
     OP_COUNT,
-    OP_IPI,
     OP_LOCK,
-    OP_NAMES,
     OP_OFFCPU,
-    OP_READ,
     OP_UNLOCK,
-    OP_WRITE,
+    OPS,
+    RUN,
+    SEND,
+    WAIT,
+)
+from emu.kernel.state import KernelState, ModelThread
+from emu.protocol import (
+    ACK,
+    BYE,
+    ERROR,
+    HELLO,
+    INTR,
+    OP,
     RET,
-    UNLOCK,
     ProtocolError,
     pack,
     unpack,
 )
+
+_WALL = [op.wall for op in OPS]
 
 
 class WallTd(Td):
@@ -92,42 +92,30 @@ class WallTd(Td):
             pass
 
     def _op(self, op: int, arg: int) -> None:
-        """Each shared operation happens now, for real: a lock is a LOCK/GRANT round trip,
-        an unlock, atomic or kernel call a message the actor applies in arrival order.
-        Plain reads and writes of shared lines cost what the host's caches make them."""
-        if op == OP_LOCK:
-            self.sock.send(pack(LOCK, arg))
-            while True:
-                msg = unpack(self.sock.recv())
-                if msg[1] == GRANT and msg[2] == arg:
-                    return
-                self._other(msg)
-        elif op == OP_UNLOCK:
-            self.sock.send(pack(UNLOCK, arg))
-        elif op == OP_ATOMIC:
-            self.sock.send(pack(ATOMIC, arg))
+        """Each shared operation happens now, for real, as the op table says (ops.py: wall):
+        on this CPU, or an OP message the actor applies in arrival order, waiting for its
+        RET where the operation waits (a lock, an IPI's ACKs, a kernel call that may
+        block).  Plain reads and writes of shared lines cost what the host's caches make
+        them."""
+        how = _WALL[op] if 0 <= op < len(_WALL) else None
+        if how == WAIT or (op == OP_CALL and arg in BLOCKING):
+            args, self.args = self.args, []
+            self.sock.send(pack(OP, op, arg, args, True))
+            self._await_ret()
+        elif how == SEND:
+            args, self.args = self.args, []
+            self.sock.send(pack(OP, op, arg, args, False))
         elif op == OP_ARG:
             self.args.append(arg)
-        elif op == OP_CALL:
-            args, self.args = self.args, []
-            wait = arg in BLOCKING
-            self.sock.send(pack(CALL, arg, args, wait))
-            if wait:
-                self._await_ret()
-        elif op == OP_IPI:
-            from emu.kernel.smp import IPI_K
-
-            self.sock.send(pack(CALL, IPI_K, [arg], True))
-            self._await_ret()
         elif op == OP_OFFCPU:
             time.sleep(arg / self.machine.freq_hz)
         elif op == OP_COUNT:
             self.count()
-        elif op not in (OP_READ, OP_WRITE):
-            raise NotImplementedError(f"{OP_NAMES[op]} under the wall clock is not modelled yet")
+        elif how is None:
+            raise ProtocolError(f"CPU {self.cpu}: unknown op {op!r}")
 
     def query(self, kcall: int, *args: int) -> object:
-        self.sock.send(pack(CALL, kcall, list(args), True))
+        self.sock.send(pack(OP, OP_CALL, kcall, list(args), True))
         return self._await_ret()
 
     def sync(self, deliver: bool = True) -> int:
@@ -178,7 +166,7 @@ class WallLock:
 
     def __init__(self) -> None:
         self.owner = None      # the _Caller holding it
-        self.waiters: deque[tuple] = deque()  # (caller, since, arg or None: a kernel path)
+        self.waiters: deque[tuple] = deque()  # (thread, since)
         self.acquired_at = 0
         self.stats = [0] * LOCK_WORDS
 
@@ -234,15 +222,15 @@ class WallSim:
     def count_shootdown(self, th) -> None:
         self._word(th, T_SHOOTDOWNS)
 
-    # locks, for kernel paths and for LOCK/UNLOCK messages alike
-    def lock(self, th, t: int, lock_id: int, caller: int, arg: int | None = None) -> int | None:
+    # locks, for kernel paths and for LOCK/UNLOCK operations alike
+    def lock(self, th, t: int, lock_id: int, caller: int) -> int | None:
         lock, now = self.locks[lock_id], time.perf_counter_ns()
         lock.stats[EVENTS] += 1
         if lock.owner is None:
-            self._grant(lock, th, arg, now, now, queued=False)
+            self._grant(lock, th, now, now, queued=False)
             return t
         lock.stats[CONT] += 1
-        lock.waiters.append((th, now, arg))
+        lock.waiters.append((th, now))
         return None
 
     def unlock(self, th, t: int, lock_id: int, caller: int) -> int:
@@ -255,23 +243,25 @@ class WallSim:
         note_extremes(lock.stats, L_HOLD_MIN, hold)
         lock.owner = None
         if lock.waiters:
-            waiter, since, arg = lock.waiters.popleft()
-            self._grant(lock, waiter, arg, since, now, queued=True)
+            waiter, since = lock.waiters.popleft()
+            self._grant(lock, waiter, since, now, queued=True)
         return t
 
-    def _grant(self, lock: WallLock, th, arg: int | None, since: int, now: int,
-               queued: bool) -> None:
+    def _grant(self, lock: WallLock, th, since: int, now: int, queued: bool) -> None:
         lock.owner = th
         lock.acquired_at = now
         lock.stats[ACQ] += 1
         wait = int((now - since) * self.cycles_per_ns)
         lock.stats[SPIN] += wait
-        if queued:
+        if queued:  # it waited for it: it goes on
             note_extremes(lock.stats, L_WAIT_MIN, wait)
-        if arg is not None:
-            self.send([th.ident, pack(GRANT, arg)])  # echoes the LOCK's argument
-        elif queued:  # a kernel path waited for it: it goes on
             self.later.append((lambda t, th=th: self.resume(th, t), 0))
+
+    def off_cpu(self, th, t: int, cycles: int) -> int:
+        return t  # the CPU sleeps on the host itself (WallTd._op)
+
+    def count(self, th, t: int) -> None:
+        pass      # the CPU counts on the board itself (WallTd.count)
 
     # interrupts
     def ipi(self, th, t: int, targets, vector: int, a1: int, a2: int) -> int | None:
@@ -310,18 +300,17 @@ class WallSim:
             self._acked(th, ident, received=True)
 
 
-def actor_loop(router: zmq.Socket, cpus: list[int], nlocks: int, freq_hz: int,
-               board: CounterBoard, alive: callable, ks=None) -> None:
-    """Serve LOCK/UNLOCK/ATOMIC/CALL in arrival order until every CPU said BYE.  Kernel
-    calls update the shared state in `ks`; their virtual-time result means nothing here."""
-    locks = [WallLock() for _ in range(nlocks)]
+def actor_loop(router: zmq.Socket, cpus: list[int], freq_hz: int, board: CounterBoard,
+               alive: callable, ks: KernelState) -> None:
+    """Apply each CPU's OP messages in arrival order until every CPU said BYE; the
+    operations update the shared state in `ks`, their virtual-time result means nothing
+    here."""
+    locks = [WallLock() for _ in ks.locks]
     send = router.send_multipart
     sim = WallSim(send, locks, board, freq_hz)
     sim.task_of = {str(cpu).encode(): task for task, cpu in enumerate(cpus)}
-    if ks is not None:
-        ks.sim = sim
+    ks.sim = sim
     active = len(cpus)
-    events = 0
     callers: dict[bytes, _Caller] = {}
     served = 0
 
@@ -341,7 +330,7 @@ def actor_loop(router: zmq.Socket, cpus: list[int], nlocks: int, freq_hz: int,
             base = board.lock_index(i)
             for f, v in enumerate(lock.stats):
                 words[base + f] = v
-        words[H_EVENTS] = events + sim.events + sum(lock.stats[EVENTS] for lock in locks)
+        words[H_EVENTS] = ks.events + sim.events + sum(lock.stats[EVENTS] for lock in locks)
         words[H_HEARTBEAT] = served
 
     while active:
@@ -354,24 +343,18 @@ def actor_loop(router: zmq.Socket, cpus: list[int], nlocks: int, freq_hz: int,
         try:
             msg = unpack(data)
             kind = msg[1]
-            if kind in (LOCK, UNLOCK):
-                lock_id = unpack_lock(msg[2])[0] if isinstance(msg[2], int) else msg[2]
-                if not (isinstance(lock_id, int) and 0 <= lock_id < nlocks):
-                    raise ProtocolError(f"no lock {lock_id!r}")
-                if kind == LOCK:
-                    sim.lock(caller_of(ident), 0, lock_id, 0, msg[2])
-                else:
-                    sim.unlock(caller_of(ident), 0, lock_id, 0)
-            elif kind == ATOMIC:
-                events += 1
-            elif kind == CALL:
-                kid, args, wait = msg[2], msg[3], msg[4]
-                if not (isinstance(kid, int) and 0 <= kid < len(HANDLERS)) or ks is None \
-                        or not isinstance(args, list):
-                    raise ProtocolError(f"no kernel call {kid!r}")
+            if kind == OP:
+                op, arg, args, wait = msg[2], msg[3], msg[4], msg[5]
+                run = RUN.get(op) if isinstance(op, int) else None
+                if run is None or not isinstance(arg, int) or not isinstance(args, list):
+                    raise ProtocolError(f"malformed operation {op!r}")
+                if op == OP_CALL and not 0 <= arg < len(HANDLERS):
+                    raise ProtocolError(f"no kernel call {arg!r}")
+                if op in (OP_LOCK, OP_UNLOCK) and not 0 <= arg & LOCK_MASK < len(locks):
+                    raise ProtocolError(f"no lock {arg & LOCK_MASK!r}")
                 th = caller_of(ident)
                 th.args, th.ret_value, th.waiting = list(args), None, bool(wait)
-                if HANDLERS[kid](ks, th, 0) is not None and th.waiting:
+                if run(sim, ks, th, 0, arg) is not None and th.waiting:
                     th.waiting = False
                     send([ident, pack(RET, th.ret_value)])
             elif kind == ACK:
@@ -395,8 +378,5 @@ def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> WallTd:
 
 
 def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
-    from emu.kernel.state import KernelState
-
-    ks = KernelState(spec, sim=None)
-    actor_loop(router, spec.cpus, len(spec.kernel.locks), spec.machine.freq_hz, board, alive,
-               ks)
+    actor_loop(router, spec.cpus, spec.machine.freq_hz, board, alive,
+               KernelState(spec, sim=None))

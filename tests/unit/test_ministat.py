@@ -19,7 +19,7 @@ import pytest
 
 from emu.report import ministat as M
 
-DATA = Path(__file__).parent / "data" / "ministat"
+DATA = Path(__file__).parent.parent / "data" / "ministat"
 CASES = json.loads((DATA / "cases.json").read_text())["cases"]
 
 

@@ -15,7 +15,7 @@ from emu.report.listing import cost_listing
 from emu.run import UsageError, build_spec, describe
 from emu.sweep import Measured
 from tests.conftest import FAST, emu
-from tests.test_experiment import TINY, write
+from tests.integration.test_experiment import TINY, write
 
 
 def test_cycles_and_durations_at_the_machines_clock():
@@ -175,7 +175,7 @@ def test_plots_name_the_costs_a_sweep_set():
 def test_the_example_experiments_are_well_formed(example, tmp_path):
     from pathlib import Path
 
-    exp = load_experiment(str(Path(__file__).parent.parent / "examples" / example),
+    exp = load_experiment(str(Path(__file__).parents[2] / "examples" / example),
                           str(tmp_path / "out"))
     variants = {v.name: v for v in exp.variants}
     assert len(exp.runs) == len(variants) * len(exp.tasks) * len(exp.seeds)

@@ -9,7 +9,7 @@ from pathlib import Path
 from emu.machines import load_machine
 from tests.conftest import emu
 
-RING = str(Path(__file__).parent / "workloads" / "ipi_ring.py")
+RING = str(Path(__file__).parent.parent / "workloads" / "ipi_ring.py")
 
 
 def run(tmp_path, tag: str, *args: str) -> tuple[dict, str]:

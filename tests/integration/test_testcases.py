@@ -15,7 +15,7 @@ from tests.conftest import emu
 TESTCASES = ["mmap1", "mmap2", "page_fault1", "page_fault2", "page_fault3", "page_fault4",
              "tlb_flush1", "tlb_flush2", "tlb_flush3"]
 SHORT = ["-t", "2", "-s", "1", "--period", "1ms", "--warmup", "1"]
-WORKLOADS = Path(__file__).parent.parent / "workloads"
+WORKLOADS = Path(__file__).parents[2] / "workloads"
 
 
 @pytest.mark.parametrize("name", [f"{t}_{m}" for t in TESTCASES for m in ("processes", "threads")])

@@ -6,8 +6,8 @@ from heapq import heappop
 
 from emu.counters import CounterBoard
 from emu.cpu import smt
+from emu.kernel.ops import OP_NOP
 from emu.machines import load_machine
-from emu.protocol import OP_NOP
 from emu.sched.engine import BLOCKED, DONE, RUNNING, STARVED, Engine
 
 
