@@ -87,17 +87,15 @@ def run_trial(mod, name: str, di: str, seed: int) -> Trial:
     spec, daemon = trial_spec(mod, name, di, seed)
     pid = spec.kernel.procs[0].pid
 
-    def shared(vm) -> None:
+    def setup(ks) -> None:
+        vm = ks.vm
         vm.check = Checker()
         for start, end in mod.SHARED:
             vm.map(pid)[start] = MapEntry(start, end, None, 0, False, True)
 
-    def setup(ks) -> None:
-        ks.s.vm_setup = [shared]
-
     t0 = time.perf_counter()
     ks = run_inproc(spec, setup)
-    check = ks.s.vm.check
+    check = ks.vm.check
     stats = {"accesses_checked": check.accesses, "di_sections": check.sections,
              "reclaimed": check.reclaims, "laundered": check.cleaned,
              "waits": check.waits, "windows": check.windows}

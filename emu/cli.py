@@ -21,6 +21,16 @@ validate_app = typer.Typer(no_args_is_help=True,
 app.add_typer(validate_app, name="validate")
 
 
+@app.callback()
+def _root(
+    rundir: str = typer.Option(None, "--rundir", metavar="DIR",
+                               help="Make run directories (and find live runs) under DIR "
+                                    "instead of $TMPDIR; the same as EMU_RUNDIR=DIR."),
+) -> None:
+    if rundir:
+        os.environ["EMU_RUNDIR"] = rundir  # emu/rundir.py reads it; forked children inherit
+
+
 def _strategy_help(kind: str, what: str) -> str:
     return f"{what}: {' | '.join(STRATEGIES[kind])} (default {DEFAULTS[kind]})."
 
@@ -226,11 +236,13 @@ def validate_epoch(
     procs: int = typer.Option(4, "--procs", help="Reader processes (plus two writers)."),
     seconds: float = typer.Option(5.0, "--seconds", help="How long to run (host seconds)."),
     inject: str = typer.Option(None, "--inject", help="Inject a known bug, e.g. skip-grace."),
+    min_ops: int = typer.Option(0, "--min-ops", help="Go on past --seconds until the readers "
+                                "did this many sections and the writers this many retirements."),
 ) -> None:
     """ck-style validation of emu.epoch: readers never see a freed object."""
     from emu.epoch.validate import run_validate
 
-    raise typer.Exit(run_validate(procs=procs, seconds=seconds, inject=inject))
+    raise typer.Exit(run_validate(procs=procs, seconds=seconds, inject=inject, min_ops=min_ops))
 
 
 def main() -> None:

@@ -259,7 +259,7 @@ class Supervisor:
         spec.endpoint = f"ipc://{spec.rundir}/actor.sock"
         self.board = CounterBoard(spec.tasks, len(spec.kernel.locks))
         self.board.set(H_STATE, STATE_RUNNING)
-        if getattr(spec.kernel.ids, "needs_epoch", False):
+        if spec.kernel.needs_epoch:
             self._alloc_epoch()
         ctx = mp.get_context("fork")
         me = os.getpid()

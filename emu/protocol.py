@@ -5,7 +5,8 @@ DEALER socket whose identity is their CPU id; the actor is a ROUTER with ROUTER_
 so nothing is ever dropped silently.
 
 Virtual clock (emu/sched/virtual.py):
-    CPU -> actor  HELLO  (V, HELLO, cpu)
+    CPU -> actor  HELLO  (V, HELLO, cpu, registry)  registry: kcalls.registry_digest(); refused
+                                                     with ERROR unless it is the actor's
     CPU -> actor  BATCH  (V, BATCH, seq, lookahead, ops)   ops: flat ints, triples (op, pre, arg)
     actor -> CPU  DONE   (V, DONE, seq, vtime, stopped)     the batch finished at vtime
     actor -> CPU  INTR   (V, INTR, vtime, vector, initiator, addr1, addr2)
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import msgpack
 
-VERSION = 3  # 3: the wall clock's operations are OP messages (the op table)
+VERSION = 4  # 3: the wall clock's operations are OP messages; 4: HELLO's registry digest
 
 HELLO, BATCH, DONE, INTR, ACK, BYE, OP, ERROR, RET = range(9)
 KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "OP", "ERROR", "RET"]
@@ -39,7 +40,7 @@ KIND_NAMES = ["HELLO", "BATCH", "DONE", "INTR", "ACK", "BYE", "OP", "ERROR", "RE
 OP_WIDTH = 3
 
 # Number of items each message kind carries after (VERSION, KIND).
-_ARITY = {HELLO: 1, BATCH: 3, DONE: 3, INTR: 5, ACK: 2, BYE: 0, OP: 4, ERROR: 1, RET: 1}
+_ARITY = {HELLO: 2, BATCH: 3, DONE: 3, INTR: 5, ACK: 2, BYE: 0, OP: 4, ERROR: 1, RET: 1}
 
 
 class ProtocolError(ValueError):

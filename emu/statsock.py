@@ -9,16 +9,14 @@ a slow or absent reader never holds up the run, and a reader that joins late sim
 the next snapshot.  The publisher lives in the supervisor and is created after the children
 are forked (no ZeroMQ context may exist at fork time).
 
-`find_runs` is how `emu top` finds runs by itself: `$TMPDIR/emu-*/stats.sock` in
-directories owned by this user, private to them, whose supervisor is alive.
+`find_runs` is how `emu top` finds runs by itself: `emu-*/stats.sock` under the run-directory
+root (emu/rundir.py: $EMU_RUNDIR, else $TMPDIR) in directories owned by this user, private to
+them, whose supervisor is alive.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import zmq
 
+from emu import rundir
 from emu.machines import machine_label
 
 TOPIC = b"emu.stats.1"
@@ -78,16 +77,6 @@ class RunInfo:
     what: str  # one line: testcase, tasks, machine, strategies
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _describe(info: dict) -> str:
     strategies = " ".join(f"{k}={v}" for k, v in (info.get("strategies") or {}).items())
     machine = machine_label(info.get("machine", "?"), info.get("costs_set") or {})
@@ -95,23 +84,22 @@ def _describe(info: dict) -> str:
             f"{machine} {strategies} seed {info.get('seed', '?')}").strip()
 
 
-def find_runs(tmpdir: str | None = None) -> list[RunInfo]:
-    """Runs in progress under $TMPDIR that this user can attach to, oldest first."""
+def find_runs(base: str | None = None) -> list[RunInfo]:
+    """Runs in progress under the run-directory root (emu/rundir.py) that this user can
+    attach to, oldest first.  A directory whose supervisor is gone is never one of them."""
     runs = []
-    uid = os.getuid()
-    for d in sorted(Path(tmpdir or tempfile.gettempdir()).glob("emu-*")):
+    for d in rundir.candidates(Path(base) if base else None):
+        pid = rundir.supervisor(d)
+        if pid is None or not (d / SOCKET_NAME).exists():
+            continue
         try:
-            st = d.lstat()
-            if (not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077
-                    or not (d / SOCKET_NAME).exists()):
-                continue
             info = json.loads((d / RUN_FILE).read_text())
         except (OSError, ValueError):
             continue
-        pid = info.get("pid")
-        if isinstance(pid, int) and _alive(pid):
-            runs.append((info.get("started", 0), RunInfo(endpoint_of(str(d)), str(d), pid,
-                                                          _describe(info))))
+        if info.get("pid") != pid:
+            continue
+        runs.append((info.get("started", 0), RunInfo(endpoint_of(str(d)), str(d), pid,
+                                                      _describe(info))))
     return [r for _, r in sorted(runs, key=lambda x: x[0])]
 
 

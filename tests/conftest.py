@@ -1,18 +1,26 @@
-"""Shared helpers: run the CLI as a user would, and check a run leaves nothing behind."""
+"""Shared helpers: run the CLI as a user would, and check a run leaves nothing behind.
+
+Every test gets `no_trace` (autouse): its own run-directory root in $EMU_RUNDIR (emu/rundir.py),
+inherited by every `emu` it starts, and after the test a check of only what the test's own
+runs created — so other `emu run`s live on the same host neither disturb nor fail it.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from emu import rundir
+
 EMU = [sys.executable, "-m", "emu.cli"]
 FAST = ["--period", "2ms", "--warmup", "1"]  # short emulated samples keep tests quick
+GONE_WITHIN_S = 60.0  # processes on their way out get this long: only a hang exceeds it
 
 
 def emu(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
@@ -20,27 +28,75 @@ def emu(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProce
                           **kwargs)
 
 
-def shm_entries() -> set[str]:
+def _helper(p: psutil.Process) -> bool:
+    """multiprocessing's resource tracker: started once by a test using shared_memory, it
+    outlives the test by design and holds nothing of a run."""
     try:
-        return set(os.listdir("/dev/shm"))
+        return any("resource_tracker" in part for part in p.cmdline())
+    except psutil.Error:
+        return True
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def descendants() -> set[int]:
+    """The test process's live descendants (zombies are dead: their parent reaps them)."""
+    return {p.pid for p in psutil.Process().children(recursive=True)
+            if _running(p) and not _helper(p)}
+
+
+def under_root(root: Path) -> set[int]:
+    """Live processes of this user started with EMU_RUNDIR=root: they and their forked
+    children, even those orphaned (reparented away from the test) when a supervisor is
+    killed."""
+    want = f"{rundir.ENV}={root}".encode()
+    uid, me, found = os.getuid(), os.getpid(), set()
+    for p in psutil.process_iter(["uids"]):
+        try:
+            if p.pid == me or p.info["uids"] is None or p.info["uids"].real != uid:
+                continue
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except (OSError, psutil.Error):
+            continue
+        if want in env and _running(p):
+            found.add(p.pid)
+    return found
+
+
+def shm_of(root: Path) -> set[str]:
+    """/dev/shm entries of the runs under `root`: emu names any segment it creates with
+    rundir.shm_prefix(), which is unique to the root (today runs create none at all)."""
+    prefix = rundir.shm_prefix()
+    try:
+        return {n for n in os.listdir("/dev/shm") if n.startswith(prefix)}
     except FileNotFoundError:
         return set()
 
 
-def run_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("emu-*")}
+def leftovers(root: Path, before: set[int]) -> tuple[set[int], list[str], set[str]]:
+    procs = (descendants() - before) | under_root(root)
+    return procs, sorted(p.name for p in root.iterdir()), shm_of(root)
 
 
-def descendants() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-@pytest.fixture
-def no_trace():
-    """Fails the test if it leaves processes, /dev/shm entries or run directories."""
-    before_shm, before_dirs, before_kids = shm_entries(), run_dirs(), descendants()
-    yield
-    # (The multiprocessing resource tracker that other tests may start lives on: ignore it.)
-    assert not descendants() - before_kids, "child processes survived the run"
-    assert shm_entries() - before_shm == set(), "shared memory left in /dev/shm"
-    assert run_dirs() - before_dirs == set(), "a private run directory was left behind"
+@pytest.fixture(autouse=True)
+def no_trace(tmp_path_factory, monkeypatch):
+    """This test's run-directory root (short: ipc:// paths are limited to ~107 bytes).
+    Fails the test if its runs leave a process, a run directory or a /dev/shm entry."""
+    root = tmp_path_factory.mktemp("rd")
+    monkeypatch.setenv(rundir.ENV, str(root))
+    before = descendants()  # e.g. a forkserver another test started: not this test's
+    yield root
+    deadline = time.monotonic() + GONE_WITHIN_S
+    procs, dirs, shm = leftovers(root, before)
+    while (procs or shm or dirs) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a child killed with its supervisor may still be exiting
+        procs, dirs, shm = leftovers(root, before)
+    assert not procs, f"processes survived the test: {sorted(procs)}"
+    assert not dirs, f"run directories were left behind in {root}: {dirs}"
+    assert not shm, f"shared memory left in /dev/shm: {sorted(shm)}"

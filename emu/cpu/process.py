@@ -11,6 +11,7 @@ from emu.children import Stopped, become_child, report_failure, save_on_sigterm
 from emu.counters import CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
+from emu.kernel.kcalls import registry_digest
 from emu.protocol import HELLO, pack
 from emu.sched import clock_module
 
@@ -30,7 +31,7 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
     try:
         sock.connect(spec.endpoint)
         td = clock_module(spec.clock).make_td(spec, task, sock, board)
-        sock.send(pack(HELLO, cpu))
+        sock.send(pack(HELLO, cpu, registry_digest()))
         try:
             spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task, spec.cpus))
         except RunEnded:

@@ -48,6 +48,7 @@ _BATCH = 64  # iterations between checks of the stop flag
 _STATS = 64  # bytes of counters per child
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _GRACE_S = 30.0  # a child outlives its deadline by at most this (if the parent vanished)
+_MIN_OPS_CAP_S = 300.0  # min_ops: give up this long past `seconds` (only a hang gets there)
 
 # Counter words of a child's stats line.
 R_SECTIONS, R_CHECKS, R_VIOLATIONS, R_NESTED, R_PREEMPT = range(5)
@@ -236,10 +237,15 @@ def run_validate(
     *,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    min_ops: int = 0,
 ) -> int:
     """Run ``procs`` readers and two writers for ``seconds``; print the operations and
     ``violations: N``. Returns 0 when N is 0 and work was done, 1 on violations or a
-    failed child, 2 on bad input, 130 when interrupted."""
+    failed child, 2 on bad input, 130 when interrupted.
+
+    ``min_ops`` bounds the run by work instead of time alone: it goes on past ``seconds``
+    until the readers have done ``min_ops`` sections and the writers ``min_ops``
+    retirements between them (however loaded the host), giving up only as a hang."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     if not isinstance(procs, int) or procs < 1:
@@ -248,6 +254,8 @@ def run_validate(
         return _error(err, f"validate epoch: --procs must be at most {MAX_PROCS}, not {procs}")
     if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
         return _error(err, f"validate epoch: --seconds must be a positive number, not {seconds}")
+    if not isinstance(min_ops, int) or min_ops < 0:
+        return _error(err, f"validate epoch: --min-ops must not be negative, not {min_ops}")
     if inject is not None and inject not in INJECTIONS:
         known = ", ".join(INJECTIONS)
         return _error(err, f"validate epoch: unknown --inject {inject!r} (known: {known})")
@@ -273,6 +281,8 @@ def run_validate(
         ctx = multiprocessing.get_context("fork")
         parent = os.getpid()
         deadline = time.monotonic() + seconds
+        # The children's own deadline (they stop by themselves only if the parent is gone).
+        until = deadline + (_MIN_OPS_CAP_S if min_ops else 0.0)
         out.flush()
         err.flush()
         # Block Ctrl-C/SIGTERM while forking: a child must not run the parent's
@@ -281,16 +291,23 @@ def run_validate(
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             for r in range(procs):
-                args = (_reader, ep, w, lay, r, deadline, parent)
+                args = (_reader, ep, w, lay, r, until, parent)
                 _start(ctx, children, f"reader {r}", args)
             for k in range(WRITERS):
-                args = (_writer, ep, w, lay, k, inject, deadline, parent)
+                args = (_writer, ep, w, lay, k, inject, until, parent)
                 _start(ctx, children, f"writer {k}", args)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(0.05, left))
+        def total(first: int, count: int, word: int) -> int:
+            return sum(w.load(lay.stats + (first + i) * _STATS + 8 * word) for i in range(count))
+
+        def more_work() -> bool:
+            return min_ops > 0 and time.monotonic() < until and (
+                total(0, procs, R_SECTIONS) < min_ops or total(procs, WRITERS, W_RETIRED) < min_ops)
+
+        while (left := deadline - time.monotonic()) > 0 or more_work():
+            time.sleep(min(0.05, max(left, 0.01)))
             dead = [(n, p) for n, p in children if p.exitcode is not None]
             if dead:
                 n, p = dead[0]
@@ -312,9 +329,6 @@ def run_validate(
                     flush=True,
                 )
                 return 1
-
-        def total(first: int, count: int, word: int) -> int:
-            return sum(w.load(lay.stats + (first + i) * _STATS + 8 * word) for i in range(count))
 
         sections = total(0, procs, R_SECTIONS)
         retired = total(procs, WRITERS, W_RETIRED)

@@ -13,7 +13,7 @@ from types import ModuleType, SimpleNamespace
 from emu.kernel.locks import LockTable
 from emu.kernel.proc import Proc, make_procs
 from emu.kernel.strategies import KINDS, choose, strategy
-from emu.kernel.vmspace import NPV_LIST_LOCKS
+from emu.kernel.vmspace import NPV_LIST_LOCKS, VmState, shared_vm_state
 
 
 def lock_word(name: str) -> str:
@@ -42,7 +42,7 @@ class KernelConfig:
     modules: dict[str, ModuleType] = field(default_factory=dict)
     spin_locks: set[str] = field(default_factory=set)
     ids: SimpleNamespace = field(default_factory=SimpleNamespace)  # lock and line ids by name
-    epoch: object = None                # emu.epoch.Epoch, when the di strategy needs one
+    epoch: object = None                # emu.epoch.Epoch, when a strategy needs one
 
     def add_lock(self, name: str, spin: bool = False) -> int:
         if spin:
@@ -67,13 +67,23 @@ class KernelConfig:
     def ucred(self) -> ModuleType:
         return self.modules["ucred"]
 
+    def shared_vm_state(self) -> VmState:
+        """A fresh actor's VM state: every shared address space (for KernelState)."""
+        return shared_vm_state(self.ids)
+
+    @property
+    def needs_epoch(self) -> bool:
+        """Whether a chosen strategy declares NEEDS_EPOCH = True: the supervisor then
+        allocates the epoch(9) records (`epoch`) before forking."""
+        return any(getattr(m, "NEEDS_EPOCH", False) is True for m in self.modules.values())
+
 
 def build_kernel(mode: str, cpus: list[int], strategies: dict[str, str] | None = None
                  ) -> KernelConfig:
     locks = LockTable()
     kc = KernelConfig(locks=locks, lines=LineTable(), procs=[], cpus=list(cpus),
                       strategies=choose(**(strategies or {})))
-    for kind in KINDS:
+    for kind in KINDS:   # loaded and checked against the kind's interface (StrategyError)
         kc.modules[kind] = module = strategy(kind, kc.strategies[kind])
         module.configure(kc)
     kc.procs = make_procs(mode, len(cpus), locks)

@@ -13,9 +13,9 @@ shootdowns); a violation keeps the page's events in virtual-time order.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 
-from emu.kernel.kcalls import kcall
-from emu.kernel.kthread import KCtx
+from emu.kernel.kthread import NOW, KCtx, gcall
 from emu.kernel.vm_page import VmPage
 
 PAGE_LOG = 48       # events kept per page
@@ -67,16 +67,13 @@ class Checker:
                                 "events": [list(e) for e in events]})
 
 
-def check_access(ks, th, t: int) -> int:
+def check_access(k, va: int, pa: int, gen: int, wgen: int, write: int, filled: int
+                 ) -> Iterator:
     """CHECK_ACCESS(va, pa, gen, wgen, write, filled_at): a TLB hit, as the CPU saw it."""
-    va, pa, gen, wgen, write, filled = th.args
-    th.args = []
-    from emu.kernel.vmspace import shared_vm
-
-    vm = shared_vm(ks)
+    t = yield NOW
+    vm = k.vm
     if vm.check is not None:
-        vm.check.access(t, th.cpu, vm.pages[pa], va, gen, wgen, write, filled)
-    return t
+        vm.check.access(t, k.cpu, vm.pages[pa], va, gen, wgen, write, filled)
 
 
-CHECK_ACCESS = kcall(check_access)
+CHECK_ACCESS = gcall(check_access, blocking=False)

@@ -8,16 +8,15 @@ and pmap_advise bracket their work with two zero-cost marker calls, DI_ENTER aft
 strategy's started() and DI_EXIT before its finished(), so the actor knows, at exact
 virtual times, which sections are open.
 
-* mutex (2016) and lockless (r347695): generations.  Starting takes the newest entry's gen
-  (or pmap_invl_gen) + 1; finishing as the oldest publishes its gen in pmap_invl_gen, else
-  donates it to the next older entry.  pmap_remove stamps each page it unmaps with the
-  section's gen (pmap_delayed_invl_page); the wait sleeps until pmap_invl_gen reaches it
-  (mutex: on a turnstile; lockless: lock_delay spinning first).
-* epoch: epoch_enter/epoch_exit per CPU; epoch_wait is a grace period: it returns once
-  every section open when it began has ended (whatever page they touched).  This is
-  epoch_wait's specification; that ck_epoch implements it is what `emu validate epoch`
-  checks, so here the question is only whether sections and waits are where DI needs them.
-* none: no wait at all (unsafe: the checker must catch it).
+Each DI strategy module supplies its own model, `invl_model()` (an InvlModel,
+emu/kernel/di/__init__.py); this module drives it.  GenInvl, here, is the one the 2016
+tracker list (di/mutex.py) and r347695's queue (di/lockless.py) share: generations.
+Starting takes the newest entry's gen (or pmap_invl_gen) + 1; finishing as the oldest
+publishes its gen in pmap_invl_gen, else donates it to the next older entry.  pmap_remove
+stamps each page it unmaps with the section's gen (pmap_delayed_invl_page); the wait
+sleeps until pmap_invl_gen reaches it (mutex: on a turnstile; lockless: lock_delay
+spinning first).  epoch(9)'s grace periods are di/epoch.py's EpochInvl; no DI at all,
+di/none.py's NoInvl (unsafe: the checker must catch it).
 """
 
 from __future__ import annotations
@@ -32,7 +31,8 @@ CHAN = "pmap_invl_gen"
 
 
 class GenInvl:
-    """The 2016 tracker list and r347695's queue have the same generations."""
+    """The 2016 tracker list and r347695's queue have the same generations (a library
+    class: the DI strategies' invl_model() make one)."""
 
     def __init__(self, spin: bool) -> None:
         self.spin = spin          # lockless waiters spin before they sleep
@@ -70,65 +70,12 @@ class GenInvl:
         return m.invl_gen <= self.invl_gen
 
 
-class EpochInvl:
-    """epoch(9) DI: a section per CPU at a time; a wait is a grace period."""
-
-    spin = True
-
-    def __init__(self) -> None:
-        self.sections: dict[int, int] = {}   # CPU -> serial of its open section
-        self.serial = 0
-
-    def enter(self, cpu: int) -> None:
-        self.serial += 1
-        self.sections[cpu] = self.serial
-
-    def exit(self, cpu: int) -> bool:
-        del self.sections[cpu]
-        return True
-
-    def page(self, cpu: int, m: VmPage) -> None:
-        pass
-
-    def wait_for(self, m: VmPage) -> set[int]:
-        """The sections open now: the grace period ends when each has ended."""
-        return set(self.sections.values())
-
-    def done(self, open_then: set[int]) -> bool:
-        return open_then.isdisjoint(self.sections.values())
-
-
-class NoInvl:
-    def enter(self, cpu: int) -> None:
-        pass
-
-    def exit(self, cpu: int) -> bool:
-        return False
-
-    def page(self, cpu: int, m: VmPage) -> None:
-        pass
-
-    def wait_for(self, m: VmPage) -> None:
-        return None
-
-    def done(self, token: None) -> bool:
-        return True
-
-
-def make_invl(strategy: str):
-    if strategy in ("mutex", "lockless"):
-        return GenInvl(spin=strategy == "lockless")
-    if strategy == "epoch":
-        return EpochInvl()
-    return NoInvl()
-
-
 def invl_of(ks):
     from emu.kernel.vmspace import shared_vm
 
     vm = shared_vm(ks)
     if vm.invl is None:
-        vm.invl = make_invl(ks.strategies["di"])
+        vm.invl = ks.modules["di"].invl_model()   # the DI strategy's own guarantee model
     return vm
 
 
@@ -150,7 +97,7 @@ def di_exit(ks, th, t: int) -> int:
     for m in vm.unmapped.pop(th.cpu, ()):
         m.unmapped_by.discard(th.cpu)
     if vm.invl.exit(th.cpu):
-        wakeup(ks, CHAN, t, ks.cost.turnstile_wakeup if not getattr(vm.invl, "spin", True)
+        wakeup(ks, CHAN, t, ks.cost.turnstile_wakeup if not vm.invl.spin
                else ks.cost.line_same_socket)
     return t
 

@@ -5,11 +5,14 @@
 * callers: the kernel function a lock is taken from, for lockstat's Caller column.
 
 Every module that registers one is imported by the supervisor before it forks, so an id
-means the same thing in every process.
+means the same thing in every process.  Ids follow import order, so a CPU proves it has
+the actor's registry: its HELLO carries `registry_digest()`, which the actor compares with
+its own (`check_registry`) and refuses with ERROR if they differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 HANDLERS: list[Callable] = []   # handler(ks, th, t) -> vtime done, or None if it blocked
@@ -41,3 +44,26 @@ def pack_lock(lock: int, caller_id: int) -> int:
 
 def unpack_lock(arg: int) -> tuple[int, int]:
     return arg & ((1 << CALLER_SHIFT) - 1), arg >> CALLER_SHIFT
+
+
+def registry_digest() -> str:
+    """sha1 over the registry, in id order: each kernel call's `module.qualname`, then each
+    lock caller's name."""
+    h = hashlib.sha1()
+    for fn in HANDLERS:
+        h.update(f"call {fn.__module__}.{fn.__qualname__}\n".encode())
+    for name in CALLERS:
+        h.update(f"caller {name}\n".encode())
+    return h.hexdigest()
+
+
+def check_registry(digest: object) -> None:
+    """A peer's HELLO digest against ours: ProtocolError (one line) if they differ, since
+    its kernel-call and caller ids would then mean other functions here."""
+    from emu.protocol import ProtocolError
+
+    mine = registry_digest()
+    if digest != mine:
+        raise ProtocolError(f"kernel-call registry mismatch: the CPU's digest is {digest!r}, "
+                            f"the actor's {mine!r} (different code or import order on the "
+                            f"two sides)")

@@ -4,8 +4,10 @@ A path over VM state (vm_fault, pmap_enter, pmap_remove, a TLB shootdown, the pa
 is a generator that yields what it does to the machine:
 
     Cycles(n)               local work
-    Read/Write/Rmw(line)    an access to a cache line of kernel data
+    Read/Write/Rmw(line)    an access to a cache line of kernel data (None: a line only
+                            this CPU's cache ever holds, a private structure's)
     Lock(id)/Unlock(id)     a kernel mutex (id None: one only this CPU ever takes)
+    Call(kcall, args)       a kernel call on shared state (on a CPU: td.call)
     Ipi(targets, ...)       interrupt those CPUs and spin until every one acknowledged
     Sleep(chan)             sleep until wakeup(chan)
     Delay(n)                be off the CPU for n cycles
@@ -14,8 +16,8 @@ is a generator that yields what it does to the machine:
 
 Two drivers run them:
 
-* `run_local(td, gen)`, in a CPU process, for state private to that CPU (a `_processes`
-  task's address space): costs become `td.cycles`, mutexes `td.mtx_lock` operations.
+* `run_local(td, gen)`, in a CPU process: costs become `td.cycles`, a private line or
+  mutex (None) a local cost, shared ones the CPU's operations (emu/kernel/ops.py).
 * `start(...)`, in the kernel actor, for shared state (a `_threads` address space, the page
   daemon): it advances virtual time itself and blocks on the sequencer, `ks.sim`, which
   offers at/resume/lock/unlock/ipi/ret (the engine, the reference simulation, the wall
@@ -31,7 +33,9 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
+from emu.kernel import ops
 from emu.kernel.kcalls import kcall
+from emu.kernel.thread import ModelThread
 
 
 class Cycles(NamedTuple):
@@ -75,6 +79,17 @@ class Delay(NamedTuple):
     n: int
 
 
+# NOTE for the strategy hooks (from the lead): there is no separate Shared* vocabulary.
+# On a CPU's path, Read/Write/Rmw(line) with a line ARE shared (run_local sends them as
+# td.read/td.write/td.atomic) and None is private (a local cost); Lock/Unlock likewise.
+# Private VM state names no line (VmState.private).  Use Read/Write/Rmw and Call below.
+
+class Call(NamedTuple):
+    """td.call(kid, *args): a kernel call run by the actor (emu/kernel/kcalls.py)."""
+    kid: int
+    args: tuple[int, ...] = ()
+
+
 class _Mark(NamedTuple):
     name: str
 
@@ -109,7 +124,7 @@ class KCtx:
 # ------------------------------------------------------------------ in a CPU process
 
 def run_local(td, gen: KPath) -> Any:
-    """Run a kernel path on this CPU's private state; returns its value."""
+    """Run a kernel path on this CPU; returns its value."""
     cost = td.cost
     value = None
     try:
@@ -120,9 +135,17 @@ def run_local(td, gen: KPath) -> Any:
             if k is Cycles:
                 td.cycles(req[0])
             elif k is Rmw:
-                td.cycles(cost.atomic_local)
+                if req[0] is None:
+                    td.cycles(cost.atomic_local)
+                else:
+                    td.atomic(req[0])
             elif k is Read or k is Write:
-                td.cycles(cost.l1_hit)
+                if req[0] is None:
+                    td.cycles(cost.l1_hit)
+                elif k is Read:
+                    td.read(req[0])
+                else:
+                    td.write(req[0])
             elif k is Lock:
                 if req[0] is None:
                     td.cycles(cost.atomic_local)
@@ -133,8 +156,10 @@ def run_local(td, gen: KPath) -> Any:
                     td.cycles(cost.atomic_local)
                 else:
                     td.mtx_unlock(req[0], req[1])
+            elif k is Call:
+                td.call(req[0], *req[1])
             elif k is not _Mark:
-                raise RuntimeError(f"{req!r} needs shared kernel state: not on a private path")
+                raise RuntimeError(f"{req!r} needs the kernel actor: not on a CPU's path")
     except StopIteration as stop:
         return stop.value
 
@@ -161,8 +186,8 @@ class _Run:
 
     def go(self, value: Any) -> Any:
         """Run until the path blocks (_BLOCKED) or returns ((t, value))."""
-        gen, th, coh = self.gen, self.th, self.ks.coh
-        cpu = th.cpu
+        gen, th, ks, sim = self.gen, self.th, self.ks, self.sim
+        read, write, rmw = ops.read, ops.write, ops.rmw
         t = self.t
         try:
             while True:
@@ -173,20 +198,20 @@ class _Run:
                     t += req[0]
                     continue
                 if k is Rmw:
-                    t = coh.rmw(req[0], cpu, coh.drained(th, t))
+                    t = rmw(sim, ks, th, t, req[0])
                     continue
                 if k is Read:
-                    t = coh.read(req[0], cpu, t)
+                    t = read(sim, ks, th, t, req[0])
                     continue
                 if k is Write:
-                    t = coh.store(th, req[0], t)
+                    t = write(sim, ks, th, t, req[0])
                     continue
                 if req is NOW:
                     value = t
                     continue
                 if t != self.now:  # first let virtual time reach t
                     self.t, self.pending = t, req
-                    self.sim.at(t, cpu, self._at)
+                    sim.at(t, th.cpu, self._at)
                     return _BLOCKED
                 r = self._perform(req, t)
                 if r is None:
@@ -275,10 +300,7 @@ def start(ks, th, gen: KPath, t: int, on_done: Callable[[int], None] | None = No
 
 
 def sleepq(ks) -> dict:
-    q = getattr(ks.s, "sleepq", None)
-    if q is None:
-        q = ks.s.sleepq = {}
-    return q
+    return ks.sleepq
 
 
 def wakeup(ks, chan: Any, t: int, delay: int = 0) -> int:
@@ -290,21 +312,14 @@ def wakeup(ks, chan: Any, t: int, delay: int = 0) -> int:
     return len(q)
 
 
-class KThread:
+class KThread(ModelThread):
     """A kernel thread with no CPU process of its own (the page daemon): it lives in the
     actor, bound to CPU `cpu`, and runs one kernel path."""
 
     def __init__(self, cpu: int, name: str) -> None:
-        self.cpu = cpu
+        super().__init__(cpu, None)
         self.name = name
-        self.task = None
-        self.holding: list = []
-        self.offcpu = False
-        self.on_resume: Callable[[int], None] | None = None
-        self.awaiting_acks = 0
-        self.args: list[int] = []
         self.ipi_waiters: list = []
-        self.drain = 0          # when its buffered stores are done (Coherence.store)
         self.done = False
 
 
@@ -321,8 +336,10 @@ def spawn(ks, th: KThread, gen_fn: Callable[..., KPath], ctx: KCtx, at: int = 0)
     ks.sim.at(at, th.cpu, begin)
 
 
-def gcall(gen_fn: Callable[..., KPath]) -> int:
-    """Register kernel path gen_fn(ctx, *args) as a kernel call; returns its id."""
+def gcall(gen_fn: Callable[..., KPath], blocking: bool = True) -> int:
+    """Register kernel path gen_fn(ctx, *args) as a kernel call; returns its id.
+    `blocking=False`: it never blocks (no Lock, Ipi, Sleep, Delay), so the wall clock's CPU
+    need not wait for it."""
     from emu.kernel.vmspace import actor_ctx
 
     def handler(ks, th, t: int) -> int | None:
@@ -330,6 +347,9 @@ def gcall(gen_fn: Callable[..., KPath]) -> int:
         return start(ks, th, gen_fn(actor_ctx(ks, th), *args), t)
 
     handler.__name__ = gen_fn.__name__
+    handler.__qualname__ = gen_fn.__qualname__   # its name in kcalls.registry_digest
+    handler.__module__ = gen_fn.__module__
     kid = kcall(handler)
-    BLOCKING.add(kid)
+    if blocking:
+        BLOCKING.add(kid)
     return kid

@@ -35,28 +35,14 @@ from emu.protocol import OP_WIDTH
 
 if TYPE_CHECKING:
     from emu.kernel.state import KernelState
+    from emu.kernel.thread import Thread
 
-__all__ = ["OPS", "OP_NAMES", "OP_WIDTH", "RUN", "Sequencer", "Thread"]
+__all__ = ["OPS", "OP_NAMES", "OP_WIDTH", "RUN", "Sequencer"]
 
 OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI, OP_READ, OP_WRITE, OP_CALL, \
     OP_OFFCPU, OP_ARG = range(11)
 LOCK_MASK = (1 << CALLER_SHIFT) - 1
 CPU, SEND, WAIT = "cpu", "send", "wait"
-
-
-class Thread(Protocol):
-    """What the kernel model needs of a thread: the engine's Thread, a kernel thread in the
-    actor (task None), the reference's and the wall clock's stand-ins (ModelThread)."""
-
-    cpu: int
-    task: int | None
-    held: int               # LOCK ops without their UNLOCK (a CPU stops only at zero)
-    holding: list           # the mutexes it owns (TD_IS_RUNNING matters to their waiters)
-    offcpu: bool
-    args: list[int]         # ARG operands of its next kernel call
-    on_resume: Callable[[int], None] | None  # a blocked kernel path's continuation
-    awaiting_acks: int      # IPIs it sent whose ACK has not come
-    drain: int              # when its buffered stores are done (Coherence.store)
 
 
 class Sequencer(Protocol):
@@ -86,7 +72,7 @@ class Sequencer(Protocol):
     def count_shootdown(self, th: Thread) -> None: ...
 
 
-Run = Callable[["Sequencer", "KernelState", Thread, int, int], "int | None"]
+Run = Callable[["Sequencer", "KernelState", "Thread", int, int], "int | None"]
 
 
 # ---------------------------------------------------------------- accesses to a line

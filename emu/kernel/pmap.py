@@ -25,7 +25,7 @@ from emu.kernel.invl import (
     pmap_delayed_invl_wait,
     tracking,
 )
-from emu.kernel.kcalls import caller, kcall
+from emu.kernel.kcalls import caller
 from emu.kernel.kthread import NOW, SYNC, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall, run_local
 from emu.kernel.proc import IMAGE_END
 from emu.kernel.smp import (
@@ -45,8 +45,6 @@ from emu.kernel.vmspace import (
     Pmap,
     local_ctx,
     local_pmap,
-    pt_line,
-    shared_vm,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +89,7 @@ def pmap_enter(k: KCtx, pmap: Pmap, va: int, m: VmPage, writable: bool, write: b
     if vm.check is not None:
         vm.trace(k, (yield NOW), "map", m, f"pmap_enter: va {va:#x} "
                  f"({'writable' if writable else 'read-only'})", va)
-    yield Write(pt_line(pmap.pid, va))
+    yield Write(vm.pt_line(pmap.pid, va))
     if old & PG_A and (om is not m or old & PG_RW and not writable):
         yield from pmap_invalidate_page(k, pmap, va)
     yield Rmw(vm.pv_line(m))                     # rw_wunlock
@@ -142,7 +140,7 @@ def _pmap_remove(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
         if vm.check is not None:
             vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove: va {va:#x}, PV entry "
                      "freed, PV lock dropped before the shootdown", va)
-        yield Write(pt_line(pmap.pid, va))
+        yield Write(vm.pt_line(pmap.pid, va))
     if anyvalid:
         yield from pmap_invalidate_range(k, pmap, sva, eva)
     yield Unlock(pmap.lock_id, PMAP_REMOVE)
@@ -168,7 +166,7 @@ def _pmap_advise(k: KCtx, pmap: Pmap, sva: int, eva: int, advice: int) -> Iterat
             new = pte & ~PG_A
         else:
             continue
-        yield Rmw(pt_line(pmap.pid, va))         # atomic_clear_long(pte, ...)
+        yield Rmw(vm.pt_line(pmap.pid, va))         # atomic_clear_long(pte, ...)
         yield SYNC
         pmap.pte[va] = new
         anychanged = True
@@ -198,7 +196,7 @@ def pmap_remove_all(k: KCtx, m: VmPage) -> Iterator:
             if vm.check is not None:
                 vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove_all: va {va:#x}", va)
             yield Cycles(c.pmap_remove_pte)
-            yield Write(pt_line(pid, va))
+            yield Write(vm.pt_line(pid, va))
             yield from pmap_invalidate_page(k, pmap, va)
         yield Unlock(pmap.lock_id, PMAP_REMOVE_ALL)
         yield SYNC
@@ -227,7 +225,7 @@ def pmap_remove_write(k: KCtx, m: VmPage) -> Iterator:
             if vm.check is not None:
                 vm.trace(k, (yield NOW), "protect", m, f"pmap_remove_write: va {va:#x}", va)
             yield Cycles(c.pmap_remove_pte)
-            yield Write(pt_line(pid, va))
+            yield Write(vm.pt_line(pid, va))
             yield from pmap_invalidate_page(k, pmap, va)
         yield Unlock(pmap.lock_id, PMAP_REMOVE_WRITE)
     yield Rmw(vm.pv_line(m))
@@ -248,19 +246,17 @@ PMAP_REMOVE_K = gcall(_pmap_remove_k)
 PMAP_ADVISE_K = gcall(_pmap_advise_k)
 
 
-def pmap_activate_k(ks, th, t: int) -> int:
+def _pmap_activate_k(k: KCtx, pid: int, on: int) -> Iterator:
     """pmap_activate_sw: this CPU joins (1) or leaves (0) the pmap's pm_active."""
-    pid, on = th.args
-    th.args = []
-    active = shared_vm(ks).pmaps[pid].pm_active
+    yield SYNC
+    active = k.vm.pmaps[pid].pm_active
     if on:
-        active.add(th.cpu)
+        active.add(k.cpu)
     else:
-        active.discard(th.cpu)
-    return t
+        active.discard(k.cpu)
 
 
-PMAP_ACTIVATE_K = kcall(pmap_activate_k)
+PMAP_ACTIVATE_K = gcall(_pmap_activate_k, blocking=False)
 
 
 # ------------------------------------------------------------------ the CPU's entry points
@@ -271,7 +267,7 @@ def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
     `di` strategy: emu/kernel/di/)."""
     di = td.kernel.di
     track = tracking(td)
-    di.pmap_delayed_invl_started(td)
+    run_local(td, di.pmap_delayed_invl_started(local_ctx(td)))
     if track:
         td.call(DI_ENTER)
     if p.shared:
@@ -288,7 +284,7 @@ def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
             td.cycles(pmap_walk(td.cost, sva, eva))
     if track:
         td.call(DI_EXIT)
-    di.pmap_delayed_invl_finished(td)
+    run_local(td, di.pmap_delayed_invl_finished(local_ctx(td)))
 
 
 def pmap_advise(td: Td, p: Proc, sva: int, eva: int, advice: int) -> None:
@@ -297,7 +293,7 @@ def pmap_advise(td: Td, p: Proc, sva: int, eva: int, advice: int) -> None:
         return
     di = td.kernel.di
     track = tracking(td)
-    di.pmap_delayed_invl_started(td)
+    run_local(td, di.pmap_delayed_invl_started(local_ctx(td)))
     if track:
         td.call(DI_ENTER)
     if p.shared:
@@ -307,7 +303,7 @@ def pmap_advise(td: Td, p: Proc, sva: int, eva: int, advice: int) -> None:
         run_local(td, _pmap_advise(local_ctx(td), local_pmap(td, p), sva, eva, advice))
     if track:
         td.call(DI_EXIT)
-    di.pmap_delayed_invl_finished(td)
+    run_local(td, di.pmap_delayed_invl_finished(local_ctx(td)))
 
 
 def pmap_activate(td: Td, p: Proc, on: bool = True) -> None:

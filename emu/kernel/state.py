@@ -1,13 +1,18 @@
 """The kernel-state actor's shared state for one run: locks, hot cache lines, strategy
 state, costs.  Whatever sequences events (the engine, or the reference simulation) gives
 it a `sim` with `resume(th, t)` (th's blocked operation finished at t) and
-`at(t, cpu, fn)` (call fn(t) at virtual time t, ordered as CPU cpu's event)."""
+`at(t, cpu, fn)` (call fn(t) at virtual time t, ordered as CPU cpu's event).
+
+Where shared state lives: `vm`, the shared (`_threads`) address spaces
+(emu/kernel/vmspace.py); `sleepq`, the sleeping kernel paths by channel
+(emu/kernel/kthread.py); `strategy_state[kind]`, what the chosen strategy of that kind
+keeps here, made by its `init_state(ks)` (a strategy without one keeps nothing)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 from emu.counters import LOCK_FIELDS
 from emu.cpu.td import cost_table
@@ -16,25 +21,6 @@ from emu.kernel.kcalls import CALLERS
 from emu.kernel.mtx import EVENTS, Mtx
 
 DETAIL_FILE = "kernel.json"
-
-
-class ModelThread:
-    """A thread as the kernel model sees it (emu/kernel/ops.py: Thread): the base of the
-    engine's Thread, the actor's kernel threads and the other sequencers' stand-ins."""
-
-    __slots__ = ("cpu", "task", "held", "offcpu", "holding", "args", "on_resume",
-                 "awaiting_acks", "drain")
-
-    def __init__(self, cpu: int, task: int | None) -> None:
-        self.cpu = cpu
-        self.task = task              # None: a kernel thread with no CPU process
-        self.held = 0                 # LOCK ops without their UNLOCK
-        self.offcpu = False
-        self.holding: list = []       # the mutexes it owns
-        self.args: list[int] = []     # ARG operations before a kernel call
-        self.on_resume = None
-        self.awaiting_acks = 0
-        self.drain = 0                # when its buffered stores are done (Coherence.store)
 
 
 class KernelState:
@@ -52,8 +38,14 @@ class KernelState:
         self.cpus = list(spec.cpus)
         self.ids = spec.kernel.ids
         self.strategies = dict(spec.strategies)
-        self.s = SimpleNamespace()  # state the strategy modules keep here, by their own names
+        self.modules = dict(spec.kernel.modules)   # the chosen strategy module of each kind
         self.events = 0             # shared events outside locks: atomics, kernel calls
+        self.sleepq: dict[Any, list] = {}           # wait channel -> sleeping threads
+        self.vm = spec.kernel.shared_vm_state()   # the shared address spaces (vmspace.py)
+        self.strategy_state: dict[str, Any] = {}
+        for kind, module in self.modules.items():
+            init = getattr(module, "init_state", None)   # optional in every interface
+            self.strategy_state[kind] = init(self) if init is not None else None
 
     def detail(self) -> list[dict]:
         """Per lock and per caller statistics, as RunResult.locks carries them.  A lock

@@ -37,7 +37,7 @@ from emu.kernel.vm_page import (
     vm_page_alloc,
     vm_page_free,
 )
-from emu.kernel.vmspace import PG_A, PG_M, PG_RW, PG_V, pt_line
+from emu.kernel.vmspace import PG_A, PG_M, PG_RW, PG_V
 
 VM_FAULT = caller("vm_fault")
 
@@ -48,14 +48,14 @@ def vm_access(k: KCtx, pid: int, va: int, write: int) -> Iterator:
     vm = k.vm
     pmap = vm.pmaps[pid]
     yield Cycles(k.cost.tlb_walk)
-    yield Read(pt_line(pid, va))
+    yield Read(vm.pt_line(pid, va))
     for _ in range(4):
         yield SYNC
         pte = pmap.pte.get(va, 0)
         if pte & PG_V and (not write or pte & PG_RW):
             need = PG_A | (PG_M if write else 0)
             if pte & need != need:
-                yield Rmw(pt_line(pid, va))   # the walker's locked update of the PTE
+                yield Rmw(vm.pt_line(pid, va))   # the walker's locked update of the PTE
                 yield SYNC
                 pte = pmap.pte.get(va, 0)
                 if not pte & PG_V:
@@ -130,7 +130,7 @@ def vm_page_grab(k: KCtx, obj: VmObject, pindex: int, backing: VmObject | None =
     zeroes), or copied from the backing file's page."""
     c = k.cost
     while True:
-        yield Rmw(("vm_object", obj.id))                  # VM_OBJECT_WLOCK
+        yield Rmw(k.vm.object_line(obj))                  # VM_OBJECT_WLOCK
         yield SYNC
         m = obj.pages.get(pindex)
         if m is not None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from emu.kernel.kcalls import kcall
 from emu.kernel.kthread import SYNC, Cycles, KCtx, gcall, run_local
 from emu.kernel.pmap import pmap_advise, pmap_remove
 from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, vm_page_free
-from emu.kernel.vmspace import MapEntry, local_ctx, local_pmap, local_vm, shared_vm
+from emu.kernel.vmspace import MapEntry, local_ctx, local_pmap, local_vm
 
 if TYPE_CHECKING:
     from emu.cpu.td import Td
@@ -88,8 +87,8 @@ def vm_map_insert(td: Td, p: Proc, start: int, end: int, spec: MapSpec = ANON) -
     td.cycles(td.cost.vm_map_insert)
     kernel = td.kernel
     if spec.charged:
-        kernel.swap.swap_reserve_by_cred(td, end - start)
-        kernel.ucred.crhold(td)
+        run_local(td, kernel.swap.swap_reserve_by_cred(local_ctx(td), end - start))
+        run_local(td, kernel.ucred.crhold(local_ctx(td)))
     p.vm_map.entries[start] = end
     if not spec.charged:
         local_vm(td).uncharged.add((p.pid, start))
@@ -149,8 +148,8 @@ def vm_map_entry_delete(td: Td, p: Proc, start: int) -> None:
                 run_local(td, vm_map_entry_free(local_ctx(td), e))
     if charged:
         kernel = td.kernel
-        kernel.swap.swap_release_by_cred(td, end - start)
-        kernel.ucred.crfree(td)
+        run_local(td, kernel.swap.swap_release_by_cred(local_ctx(td), end - start))
+        run_local(td, kernel.ucred.crfree(local_ctx(td)))
 
 
 def _has_pages(e: MapEntry) -> bool:
@@ -218,14 +217,13 @@ def vm_object_madvise(k: KCtx, pid: int, start: int, end: int, advice: int) -> I
 
 # ------------------------------------------------------------------ shared maps: kernel calls
 
-def vm_map_insert_k(ks, th, t: int) -> int:
-    pid, start, end, fid, offset, flags = th.args
-    th.args = []
-    vm = shared_vm(ks)
+def _vm_map_insert_k(k: KCtx, pid: int, start: int, end: int, fid: int, offset: int,
+                     flags: int) -> Iterator:
+    yield SYNC
+    vm = k.vm
     spec = MapSpec(fid, offset, bool(flags & 1), bool(flags & 2), bool(flags & 4))
     vm.map(pid)[start] = _entry(vm, start, end, spec)
     vm.map_gen[pid] = vm.map_gen.get(pid, 0) + 1
-    return t
 
 
 def _vm_map_delete_k(k: KCtx, pid: int, start: int) -> Iterator:
@@ -237,13 +235,10 @@ def _vm_map_delete_k(k: KCtx, pid: int, start: int) -> Iterator:
         yield from vm_map_entry_free(k, e)
 
 
-def vfs_create_k(ks, th, t: int) -> int:
+def _vfs_create_k(k: KCtx, fid: int, npages: int) -> Iterator:
     """The file a task made (mkstemp + ftruncate): its vnode's VM object."""
-    fid, npages = th.args
-    th.args = []
-    vm = shared_vm(ks)
-    vm.files[fid] = vm.new_object(OBJT_VNODE, npages)
-    return t
+    yield SYNC
+    k.vm.files[fid] = k.vm.new_object(OBJT_VNODE, npages)
 
 
 def vfs_create(td: Td, p: Proc, fid: int, npages: int) -> None:
@@ -254,7 +249,7 @@ def vfs_create(td: Td, p: Proc, fid: int, npages: int) -> None:
         vm.files[fid] = vm.new_object(OBJT_VNODE, npages)
 
 
-VM_MAP_INSERT_K = kcall(vm_map_insert_k)
+VM_MAP_INSERT_K = gcall(_vm_map_insert_k, blocking=False)
 VM_MAP_DELETE_K = gcall(_vm_map_delete_k)
 VM_OBJECT_MADVISE_K = gcall(vm_object_madvise)
-VFS_CREATE_K = kcall(vfs_create_k)
+VFS_CREATE_K = gcall(_vfs_create_k, blocking=False)

@@ -60,8 +60,11 @@ class MapEntry:
 class VmState:
     """The VM state of one place: a CPU process (its private spaces) or the actor."""
 
-    def __init__(self, ids, cpu_base: int = 0) -> None:
+    def __init__(self, ids, cpu_base: int = 0, private: bool = False) -> None:
         self.ids = ids
+        # A CPU process's own state: its lines are only ever in this CPU's cache, so its
+        # paths name no line (None: emu/kernel/kthread.py prices them as local).
+        self.private = private
         self.free_lock: int = ids.vm_free_lock
         self.smp_ipi_mtx: int = ids.smp_ipi_mtx
         self.smp_tlb_line: int = ids.smp_tlb_line
@@ -94,9 +97,16 @@ class VmState:
         self.next_oid += 1
         return obj
 
-    def pv_line(self, m: VmPage) -> int:
+    def pv_line(self, m: VmPage) -> int | None:
         """The PV list lock of a page: PHYS_TO_PV_LIST_LOCK, by its 2MB frame."""
-        return self.pv_lines[(m.pa >> 9) % NPV_LIST_LOCKS]
+        return None if self.private else self.pv_lines[(m.pa >> 9) % NPV_LIST_LOCKS]
+
+    def pt_line(self, pid: int, va: int) -> tuple | None:
+        return None if self.private else pt_line(pid, va)
+
+    def object_line(self, obj: VmObject) -> tuple | None:
+        """The line of an object's lock word (VM_OBJECT_WLOCK)."""
+        return None if self.private else ("vm_object", obj.id)
 
     # maps
     def map(self, pid: int) -> dict[int, MapEntry]:
@@ -141,7 +151,7 @@ def local_vm(td) -> VmState:
     """This CPU's private VM state (a `_processes` task's address space)."""
     vm = td.vm
     if vm is None:
-        vm = td.vm = VmState(td.kernel.ids, cpu_base=td.cpu + 1)
+        vm = td.vm = VmState(td.kernel.ids, cpu_base=td.cpu + 1, private=True)
     return vm
 
 
@@ -163,19 +173,20 @@ def local_pmap(td, p) -> Pmap:
     return pmap
 
 
+def shared_vm_state(ids) -> VmState:
+    """The actor's VM state, made with its KernelState (`ks.vm`): every shared (`_threads`)
+    address space, with the pmap and map locks emu.kernel.config.vm_configure named."""
+    vm = VmState(ids)
+    for pid, (map_lock, pmap_lock) in ids.vm_shared.items():
+        vm.pmaps[pid] = Pmap(pid, pmap_lock)
+        vm.map_locks[pid] = map_lock
+        vm.map(pid)
+    return vm
+
+
 def shared_vm(ks) -> VmState:
     """The actor's VM state: every shared (`_threads`) address space."""
-    vm = getattr(ks.s, "vm", None)
-    if vm is None:
-        vm = ks.s.vm = VmState(ks.ids)
-        for pid, (map_lock, pmap_lock) in ks.ids.vm_shared.items():
-            vm.pmaps[pid] = Pmap(pid, pmap_lock)
-            vm.map_locks[pid] = map_lock
-            vm.map(pid)
-        setup = getattr(ks.s, "vm_setup", None)
-        for fn in setup or ():
-            fn(vm)
-    return vm
+    return ks.vm
 
 
 def actor_ctx(ks, th) -> KCtx:

@@ -44,7 +44,7 @@ from emu.counters import (
     CounterBoard,
 )
 from emu.kernel.ops import OP_WIDTH, RUN
-from emu.kernel.state import ModelThread
+from emu.kernel.thread import ModelThread
 from emu.protocol import ProtocolError
 
 RUNNING, BLOCKED, STARVED, DONE = range(4)

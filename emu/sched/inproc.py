@@ -20,6 +20,7 @@ import zmq
 from emu.counters import H_STATE, STATE_RUNNING, CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
+from emu.kernel.kcalls import registry_digest
 from emu.kernel.state import KernelState
 from emu.protocol import BATCH, BYE, HELLO, pack, unpack
 from emu.sched.engine import Engine
@@ -100,7 +101,7 @@ def run_inproc(spec, setup: Callable[[KernelState], None] | None = None,
     actor's kernel state.  `setup(ks)` runs in the actor before any CPU starts."""
     board = CounterBoard(spec.tasks, len(spec.kernel.locks))
     board.set(H_STATE, STATE_RUNNING)
-    if getattr(spec.kernel.ids, "needs_epoch", False):
+    if spec.kernel.needs_epoch:
         from emu.epoch import Epoch
 
         spec.kernel.epoch = Epoch.alloc(bytearray(Epoch.size(spec.tasks)), spec.tasks)
@@ -119,7 +120,7 @@ def run_inproc(spec, setup: Callable[[KernelState], None] | None = None,
         try:
             td = VirtualTd(cpu, task, spec.machine, spec.kernel, spec.seed, sock=dealers[task],
                            board=board)
-            dealers[task].send(pack(HELLO, cpu))
+            dealers[task].send(pack(HELLO, cpu, registry_digest()))
             proc = copy.deepcopy(spec.kernel.procs[task])   # as fork gives each CPU
             try:
                 spec.testcase.module.testcase(Ctx(td, proc, task, spec.cpus))

@@ -5,7 +5,11 @@ each half is attributed where it is known:
 
 * Local cycles, in the CPU process: `ProfilingTd.cycles` charges them to the function that
   called `td.cycles` and that function's caller (two frames, looked up only when profiling;
-  without --profile the plain VirtualTd runs and pays nothing).
+  without --profile the plain VirtualTd runs and pays nothing).  A kernel path driven by
+  `run_local` (emu/kernel/kthread.py) is charged as if its generators were frames: the
+  innermost generator of the driven `yield from` chain, called from the generator that
+  delegated to it, or, for the outermost, from the function that called run_local.  Shared
+  operations are attributed to their issuer the same way.
 * Shared operations, in the actor: `ProfilingEngine` adds up, per CPU and per operation
   (op, arg), the virtual time from the operation's start to its completion: line transfers,
   uncontended fcmpsets, kernel calls, waiting for IPI acknowledgements, and the interrupt
@@ -39,11 +43,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from types import CodeType
+from types import CodeType, FrameType, GeneratorType
 
 import emu
 from emu.cpu import smt
 from emu.cpu.libc import Ctx
+from emu.kernel.kthread import run_local
 from emu.kernel.ops import OP_IPI, OP_WIDTH
 from emu.sched.engine import BLOCKED, Engine
 from emu.sched.virtual import VirtualTd
@@ -75,6 +80,27 @@ def _caller(code: CodeType | None) -> str:
     return code.co_name
 
 
+_RUN_LOCAL = run_local.__code__   # the driver of a kernel path on the CPU (its local `gen`)
+
+
+def _kpath(f: FrameType) -> tuple[CodeType, CodeType | None]:
+    """(function, caller) for a charge made by run_local's frame `f`: the innermost generator
+    of the path it drives (through `gi_yieldfrom`), and the generator that delegated to it,
+    or, for the outermost, the frame that called run_local (nested drivers skipped)."""
+    back = f.f_back
+    while back is not None and back.f_code is _RUN_LOCAL:
+        back = back.f_back
+    caller = back.f_code if back is not None else None
+    gen = f.f_locals.get("gen")
+    if type(gen) is not GeneratorType:
+        return f.f_code, caller
+    while True:
+        sub = gen.gi_yieldfrom
+        if type(sub) is not GeneratorType:   # None, or requests from a tuple ("inlined")
+            return gen.gi_code, caller
+        caller, gen = gen.gi_code, sub
+
+
 class ProfilingTd(VirtualTd):
     """A VirtualTd that also records who charged each local cycle and issued each op."""
 
@@ -90,17 +116,23 @@ class ProfilingTd(VirtualTd):
         c = self.local(n)
         self.pre += c
         f = sys._getframe(1)
-        if f.f_code in _USER_GLUE:
-            f = f.f_back
-        back = f.f_back
-        key = (f.f_code, back.f_code if back else None)
+        if f.f_code is _RUN_LOCAL:
+            key = _kpath(f)
+        else:
+            if f.f_code in _USER_GLUE:
+                f = f.f_back
+            back = f.f_back
+            key = (f.f_code, back.f_code if back else None)
         self.cur_local[key] = self.cur_local.get(key, 0) + c
 
     def _op(self, op: int, arg: int) -> None:
         super()._op(op, arg)
         f = sys._getframe(2)  # 1: the Td method (mtx_lock, atomic, ...); 2: who called it
-        back = f.f_back
-        key = (op, arg, f.f_code, back.f_code if back else None)
+        if f.f_code is _RUN_LOCAL:
+            key = (op, arg, *_kpath(f))
+        else:
+            back = f.f_back
+            key = (op, arg, f.f_code, back.f_code if back else None)
         self.cur_ops[key] = self.cur_ops.get(key, 0) + 1
 
     def _ship(self, lookahead: int) -> None:

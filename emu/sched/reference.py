@@ -17,7 +17,8 @@ from emu.cpu.interrupts import handler_cycles
 from emu.cpu.libc import Ctx
 from emu.cpu.td import Td, cost_table
 from emu.kernel.ops import RUN
-from emu.kernel.state import KernelState, ModelThread
+from emu.kernel.state import KernelState
+from emu.kernel.thread import ModelThread
 from emu.machine import RunSpec
 
 
@@ -75,7 +76,7 @@ class _Cpu(ModelThread):
 def simulate(spec: RunSpec, limit: int = 100_000) -> list[list[int]]:
     """Counts of each task at every sample boundary 0..K, as the emulator's board has them."""
     spec.prepare()
-    if getattr(spec.kernel.ids, "needs_epoch", False):  # private records: one process here
+    if spec.kernel.needs_epoch:  # private records: one process here
         from emu.epoch import Epoch
 
         spec.kernel.epoch = Epoch.alloc(bytearray(Epoch.size(spec.tasks)), spec.tasks)

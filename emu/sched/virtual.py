@@ -29,6 +29,7 @@ from emu.counters import CounterBoard
 from emu.cpu import smt
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
+from emu.kernel.kcalls import check_registry
 from emu.kernel.ops import OP_NOP
 from emu.kernel.state import KernelState
 from emu.protocol import (
@@ -215,7 +216,9 @@ def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callabl
                     engine.ack(cpu_of(ident), msg[2], msg[3])
                 elif kind == BYE:
                     engine.leave(cpu_of(ident))
-                elif kind != HELLO:
+                elif kind == HELLO:
+                    check_registry(msg[3])
+                else:
                     raise ProtocolError(f"unexpected message kind {kind} from a CPU")
             except ProtocolError as exc:
                 send([ident, pack(ERROR, str(exc))])

@@ -38,7 +38,7 @@ from emu.counters import (
 )
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
-from emu.kernel.kcalls import HANDLERS
+from emu.kernel.kcalls import HANDLERS, check_registry
 from emu.kernel.kthread import BLOCKING
 from emu.kernel.mtx import ACQ, CONT, EVENTS, HOLD, SPIN
 from emu.kernel.ops import (
@@ -54,7 +54,8 @@ from emu.kernel.ops import (
     SEND,
     WAIT,
 )
-from emu.kernel.state import KernelState, ModelThread
+from emu.kernel.state import KernelState
+from emu.kernel.thread import ModelThread
 from emu.protocol import (
     ACK,
     BYE,
@@ -362,7 +363,9 @@ def actor_loop(router: zmq.Socket, cpus: list[int], freq_hz: int, board: Counter
             elif kind == BYE:
                 sim.leave(ident)
                 active -= 1
-            elif kind != HELLO:
+            elif kind == HELLO:
+                check_registry(msg[3])
+            else:
                 raise ProtocolError(f"unexpected message kind {kind} from a CPU")
             sim.run_later()
         except ProtocolError as exc:

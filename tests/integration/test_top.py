@@ -12,9 +12,11 @@ from pathlib import Path
 from emu.statsock import RUN_FILE, SOCKET_NAME, find_runs, normalise_endpoint
 from tests.conftest import EMU, emu
 
+HANG_S = 120  # only a hang takes this long
+
 
 def start_forever_run(tmpdir: Path) -> subprocess.Popen:
-    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    env = {**os.environ, "EMU_RUNDIR": str(tmpdir)}
     return subprocess.Popen([*EMU, "run", "mmap1_processes", "-t", "2", "-s", "0",
                              "--period", "2ms", "--warmup", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -26,8 +28,8 @@ def test_top_once_json_against_a_forever_run(tmp_path, no_trace):
     try:
         for _ in range(3):  # testcase:, warmup, a first sample: the run is going
             assert p.stdout.readline()
-        env = {**os.environ, "TMPDIR": str(tmp_path)}
-        top = emu("top", "--once", "--json", env=env, timeout=60)
+        env = {**os.environ, "EMU_RUNDIR": str(tmp_path)}
+        top = emu("top", "--once", "--json", env=env, timeout=HANG_S)
         assert top.returncode == 0, top.stderr
         snap = json.loads(top.stdout)
         assert snap["version"] == 1 and snap["state"] == "running"
@@ -47,12 +49,12 @@ def test_top_once_json_against_a_forever_run(tmp_path, no_trace):
         assert {"ipis", "shootdowns", "epoch", "host"} <= set(snap)
         # The text form, attached by the endpoint itself.
         endpoint = f"ipc://{find_runs(str(tmp_path))[0].rundir}/{SOCKET_NAME}"
-        text = emu("top", "--once", "--attach", endpoint, timeout=60)
+        text = emu("top", "--once", "--attach", endpoint, timeout=HANG_S)
         assert text.returncode == 0 and "invl_gen_mtx" in text.stdout
         assert text.stdout.startswith("emu mmap1_processes -t 2 on skylake-2s")
     finally:
         p.send_signal(signal.SIGINT)
-        p.communicate(timeout=30)
+        p.communicate(timeout=HANG_S)
     assert p.returncode == 130
     assert not list(tmp_path.glob("emu-*")), "the run directory was left behind"
 
@@ -60,7 +62,7 @@ def test_top_once_json_against_a_forever_run(tmp_path, no_trace):
 def test_top_follows_a_run_to_its_end(tmp_path, no_trace):
     """`emu top --json` streams snapshots, one per line, and stops with the run's last."""
     p = start_forever_run(tmp_path)
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "EMU_RUNDIR": str(tmp_path)}
     try:
         assert p.stdout.readline()
         top = subprocess.Popen([*EMU, "top", "--json"], stdout=subprocess.PIPE,
@@ -69,8 +71,8 @@ def test_top_follows_a_run_to_its_end(tmp_path, no_trace):
         assert all(s["state"] == "running" for s in first)
     finally:
         p.send_signal(signal.SIGINT)
-        p.communicate(timeout=30)
-    rest, err = top.communicate(timeout=30)
+        p.communicate(timeout=HANG_S)
+    rest, err = top.communicate(timeout=HANG_S)
     assert top.returncode == 0, err
     last = json.loads(rest.splitlines()[-1])
     assert last["state"] == "interrupted"  # the last word: how the run ended
@@ -78,7 +80,7 @@ def test_top_follows_a_run_to_its_end(tmp_path, no_trace):
 
 
 def test_top_without_a_run_says_so(tmp_path):
-    p = emu("top", "--once", env={**os.environ, "TMPDIR": str(tmp_path)})
+    p = emu("top", "--once", env={**os.environ, "EMU_RUNDIR": str(tmp_path)})
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == [
         "emu: top: no emu run in progress (start one with `emu run`, or give --attach "
@@ -116,7 +118,7 @@ def test_discovery_keeps_live_private_runs_only(tmp_path):
 def test_two_runs_need_attach(tmp_path):
     fake_run(tmp_path, "emu-a", os.getpid())
     fake_run(tmp_path, "emu-b", os.getpid())
-    p = emu("top", "--once", env={**os.environ, "TMPDIR": str(tmp_path)})
+    p = emu("top", "--once", env={**os.environ, "EMU_RUNDIR": str(tmp_path)})
     assert p.returncode == 2 and "2 runs in progress, pick one with --attach" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 

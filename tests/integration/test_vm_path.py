@@ -3,10 +3,12 @@ the modelled mechanism (locks as they behave, cache lines, strategies)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
+from emu.kernel.strategies import STRATEGIES
 from tests.conftest import emu
 
 SHORT = ["-s", "1", "--warmup", "1", "--period", "3ms"]
@@ -105,11 +107,17 @@ def test_the_2018_swap_mutexes_hold_mmap1_once_di_is_gone(tmp_path, curve):
         assert hottest_lock(doc) == "sw_dev_mtx"
 
 
-def test_every_strategy_runs(tmp_path):
-    for di in ("mutex", "epoch", "lockless", "none"):
-        for swap in ("mutex", "atomic", "pcpu"):
-            doc = run(tmp_path, 2, "--di", di, "--swap", swap, "--ucred", "perproc")
-            assert doc["average"] > 0 and doc["strategies"]["swap"] == swap
+EVERY_COMBINATION = [dict(zip(sorted(STRATEGIES), names, strict=True))
+                     for names in itertools.product(*(STRATEGIES[k] for k in sorted(STRATEGIES)))]
+
+
+@pytest.mark.parametrize("chosen", EVERY_COMBINATION,
+                         ids=["-".join(c.values()) for c in EVERY_COMBINATION])
+def test_every_strategy_runs(tmp_path, chosen):
+    """Every combination of the discovered strategies (emu/kernel/strategies.py) runs."""
+    flags = [arg for kind, name in chosen.items() for arg in (f"--{kind}", name)]
+    doc = run(tmp_path, 2, *flags)
+    assert doc["average"] > 0 and doc["strategies"] == chosen
 
 
 def test_other_machine_is_not_one_fitted_curve(tmp_path):

@@ -80,7 +80,9 @@ def test_block_handler_spins_on_a_running_blocker_then_yields() -> None:
 def _reader(ep: Epoch, flags: Words) -> None:
     ep.epoch_enter(1)
     flags.store(0, 1)  # "I am inside"
-    time.sleep(0.3)  # hold the section while the parent waits
+    deadline = time.monotonic() + 120  # only a hang gets there
+    while flags.load(16) == 0 and time.monotonic() < deadline:
+        os.sched_yield()  # hold the section until the parent's wait has blocked on it
     flags.store(8, 1)  # "I am about to leave" — must precede the wait's return
     ep.epoch_exit(1)
 
@@ -92,15 +94,20 @@ def test_epoch_wait_blocks_until_another_process_leaves() -> None:
     child = FORK.Process(target=_reader, args=(ep, flags))
     child.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while flags.load(0) == 0:
             assert time.monotonic() < deadline and child.exitcode is None
             os.sched_yield()
-        ep.epoch_wait(0)
+        def block(ck, blocker: int) -> None:
+            flags.store(16, 1)  # "I am blocked on you": the reader may leave now
+            ep.block_handler(ck, blocker)
+
+        ep.epoch_wait(0, block=block)
         assert flags.load(8) == 1  # the wait did not return while cpu 1 was inside
         assert ep.n_block >= 1
     finally:
-        child.join(30)
+        flags.store(16, 1)  # whatever happened, let the reader go
+        child.join(120)
     assert child.exitcode == 0
     flags.release()
     ep.release()

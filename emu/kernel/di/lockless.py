@@ -10,7 +10,8 @@ on one line serialise.
 
 from __future__ import annotations
 
-from emu.kernel.kcalls import kcall
+from emu.kernel.invl import GenInvl
+from emu.kernel.kthread import Call, Cycles, KCtx, KPath, Read, Rmw, Write, gcall
 
 HEAD = "pmap_invl_gen_head"
 
@@ -19,59 +20,63 @@ def configure(kc) -> None:
     kc.ids.invl_fake_head = kc.lines.add(HEAD)
 
 
-def pmap_delayed_invl_started(td) -> None:
-    td.call(DI_START_U)
-    td.cycles(td.cost.di_critical_section)
-
-
-def pmap_delayed_invl_finished(td) -> None:
-    td.call(DI_FINISH_U)
-    td.cycles(td.cost.di_critical_section)
-
-
-def _queue(ks) -> list[int]:
+def init_state(ks) -> list[int]:
     """Active entries, oldest first (after the fake head)."""
-    q = getattr(ks.s, "di_queue", None)
-    if q is None:
-        q = ks.s.di_queue = []
-    return q
+    return []
+
+
+def invl_model() -> GenInvl:
+    """r347695's queue has the 2016 list's generations; its waiters spin before they
+    sleep."""
+    return GenInvl(spin=True)
+
+
+def pmap_delayed_invl_started(k: KCtx) -> KPath:
+    yield Call(DI_START_U)
+    yield Cycles(k.cost.di_critical_section)
+
+
+def pmap_delayed_invl_finished(k: KCtx) -> KPath:
+    yield Call(DI_FINISH_U)
+    yield Cycles(k.cost.di_critical_section)
 
 
 def _line(ks, cpu: int | None):
     return ks.ids.invl_fake_head if cpu is None else ("md_invl_gen", cpu)
 
 
-def _cas16(ks, th, key, t: int) -> int:
-    """LOCK CMPXCHG16B: an RMW on the line, about twice an 8-byte one, after th's stores."""
-    return ks.coh.rmw(key, th.cpu, ks.coh.drained(th, t)) + ks.cost.atomic_local
+def _cas16(ks, key) -> KPath:
+    """LOCK CMPXCHG16B: an RMW on the line, about twice an 8-byte one, after our stores."""
+    yield Rmw(key)
+    yield Cycles(ks.cost.atomic_local)
 
 
-def di_start_u(ks, th, t: int) -> int:
-    coh, me = ks.coh, th.cpu
-    q = _queue(ks)
-    t = coh.read(_line(ks, None), me, t)
+def di_start_u(k: KCtx) -> KPath:
+    """In the actor: walk to the tail, append ourselves with gen = tail's gen + 1."""
+    ks, me = k.ks, k.cpu
+    q = ks.strategy_state["di"]
+    yield Read(_line(ks, None))
     for cpu in q:                         # walk to the tail
-        t = coh.read(_line(ks, cpu), me, t)
-    t = coh.store(th, _line(ks, me), t)   # our {gen, next = NULL}
-    t = _cas16(ks, th, _line(ks, q[-1] if q else None), t)  # tail.next = us
+        yield Read(_line(ks, cpu))
+    yield Write(_line(ks, me))            # our {gen, next = NULL}
+    yield from _cas16(ks, _line(ks, q[-1] if q else None))  # tail.next = us
     q.append(me)
-    return t
 
 
-def di_finish_u(ks, th, t: int) -> int:
-    coh, me = ks.coh, th.cpu
-    q = _queue(ks)
+def di_finish_u(k: KCtx) -> KPath:
+    """In the actor: donate our gen to our predecessor and unlink us with a CAS on it."""
+    ks, me = k.ks, k.cpu
+    q = ks.strategy_state["di"]
     i = q.index(me)
-    t = coh.read(_line(ks, None), me, t)
+    yield Read(_line(ks, None))
     for cpu in q[:i]:                     # find our predecessor
-        t = coh.read(_line(ks, cpu), me, t)
+        yield Read(_line(ks, cpu))
     pred = q[i - 1] if i else None
-    t = _cas16(ks, th, _line(ks, pred), t)  # donate gen, unlink us
+    yield from _cas16(ks, _line(ks, pred))  # donate gen, unlink us
     if i + 1 < len(q):
-        t = coh.read(_line(ks, q[i + 1]), me, t)
+        yield Read(_line(ks, q[i + 1]))
     del q[i]
-    return t
 
 
-DI_START_U = kcall(di_start_u)
-DI_FINISH_U = kcall(di_finish_u)
+DI_START_U = gcall(di_start_u, blocking=False)
+DI_FINISH_U = gcall(di_finish_u, blocking=False)

@@ -24,7 +24,11 @@ So the head and pmap_invl_gen share a line, and the lock word has a line of its 
 
 from __future__ import annotations
 
-from emu.kernel.kcalls import caller, kcall
+from emu.kernel.invl import GenInvl
+from emu.kernel.kcalls import caller
+from emu.kernel.kthread import Call, Cycles, KCtx, KPath, Lock, Read, Rmw, Unlock, Write, gcall
+
+DEFAULT = True   # the 2018 kernel's: the strategy used when none is named
 
 STARTED = caller("pmap_delayed_invl_started")
 FINISHED = caller("pmap_delayed_invl_finished")
@@ -38,28 +42,30 @@ def configure(kc) -> None:
     kc.ids.invl_tc = kc.lines.add(TC_LOCK)
 
 
-def pmap_delayed_invl_started(td) -> None:
-    mtx = td.kernel.ids.invl_gen_mtx
-    td.mtx_lock(mtx, STARTED)
-    td.call(DI_STARTED)
-    td.cycles(td.cost.di_critical_section)
-    td.mtx_unlock(mtx, STARTED)
-
-
-def pmap_delayed_invl_finished(td) -> None:
-    mtx = td.kernel.ids.invl_gen_mtx
-    td.mtx_lock(mtx, FINISHED)
-    td.call(DI_FINISHED)
-    td.cycles(td.cost.di_critical_section)
-    td.mtx_unlock(mtx, FINISHED)
-
-
-def _tracker(ks) -> list[int]:
+def init_state(ks) -> list[int]:
     """The tracker list, newest first: the CPUs inside a DI section."""
-    trk = getattr(ks.s, "di_tracker", None)
-    if trk is None:
-        trk = ks.s.di_tracker = []
-    return trk
+    return []
+
+
+def invl_model() -> GenInvl:
+    """Generations: a wait sleeps on a turnstile until pmap_invl_gen reaches the page's."""
+    return GenInvl(spin=False)
+
+
+def pmap_delayed_invl_started(k: KCtx) -> KPath:
+    mtx = k.td.kernel.ids.invl_gen_mtx
+    yield Lock(mtx, STARTED)
+    yield Call(DI_STARTED)
+    yield Cycles(k.cost.di_critical_section)
+    yield Unlock(mtx, STARTED)
+
+
+def pmap_delayed_invl_finished(k: KCtx) -> KPath:
+    mtx = k.td.kernel.ids.invl_gen_mtx
+    yield Lock(mtx, FINISHED)
+    yield Call(DI_FINISHED)
+    yield Cycles(k.cost.di_critical_section)
+    yield Unlock(mtx, FINISHED)
 
 
 def entry(cpu: int) -> tuple[str, int]:
@@ -67,39 +73,39 @@ def entry(cpu: int) -> tuple[str, int]:
     return ("md_invl_gen", cpu)
 
 
-def di_started_locked(ks, th, t: int) -> int:
-    coh, me, ids = ks.coh, th.cpu, ks.ids
-    trk = _tracker(ks)
-    t = coh.read(ids.invl_head, me, t)
-    t = coh.read(entry(trk[0]) if trk else ids.invl_gen, me, t)  # currgen
-    t = coh.store(th, entry(me), t)                                # invl_gen->gen, link
+def di_started_locked(k: KCtx) -> KPath:
+    """In the actor, under invl_gen_mtx: take a generation, insert us at the list's head."""
+    ks, me = k.ks, k.cpu
+    ids, trk = ks.ids, ks.strategy_state["di"]
+    yield Read(ids.invl_head)
+    yield Read(entry(trk[0]) if trk else ids.invl_gen)   # currgen
+    yield Write(entry(me))                               # invl_gen->gen, link
     if trk:
-        t = coh.store(th, entry(trk[0]), t)                        # old head's le_prev
-    t = coh.store(th, ids.invl_head, t)                            # LIST_INSERT_HEAD
+        yield Write(entry(trk[0]))                       # old head's le_prev
+    yield Write(ids.invl_head)                           # LIST_INSERT_HEAD
     trk.insert(0, me)
-    return t
 
 
-def di_finished_locked(ks, th, t: int) -> int:
-    coh, me, ids = ks.coh, th.cpu, ks.ids
-    trk = _tracker(ks)
+def di_finished_locked(k: KCtx) -> KPath:
+    """In the actor, under invl_gen_mtx: publish or donate our generation, unlink us."""
+    ks, me = k.ks, k.cpu
+    ids, trk = ks.ids, ks.strategy_state["di"]
     i = trk.index(me)
-    t = coh.read(entry(me), me, t)
+    yield Read(entry(me))
     if i == len(trk) - 1:
         # Oldest: publish under the turnstile chain spin lock (never contended here: only
         # the holder of invl_gen_mtx takes it), then wake any pmap_delayed_invl_wait().
         # turnstile_chain_unlock is mtx_unlock_spin: a plain store-release (Mtx.release).
-        t = coh.rmw(ids.invl_tc, me, coh.drained(th, t))
-        t = coh.store(th, ids.invl_gen, t)
-        t = coh.store(th, ids.invl_tc, t)
+        yield Rmw(ids.invl_tc)
+        yield Write(ids.invl_gen)
+        yield Write(ids.invl_tc)
     else:
-        t = coh.store(th, entry(trk[i + 1]), t)                    # donate: next->gen
-    t = coh.store(th, ids.invl_head if i == 0 else entry(trk[i - 1]), t)  # LIST_REMOVE
+        yield Write(entry(trk[i + 1]))                   # donate: next->gen
+    yield Write(ids.invl_head if i == 0 else entry(trk[i - 1]))  # LIST_REMOVE
     if i < len(trk) - 1:
-        t = coh.store(th, entry(trk[i + 1]), t)
+        yield Write(entry(trk[i + 1]))
     del trk[i]
-    return t
 
 
-DI_STARTED = kcall(di_started_locked)
-DI_FINISHED = kcall(di_finished_locked)
+DI_STARTED = gcall(di_started_locked, blocking=False)
+DI_FINISHED = gcall(di_finished_locked, blocking=False)

@@ -4,22 +4,23 @@ global line each, and every fetchadd on a line serialises on it."""
 
 from __future__ import annotations
 
+from emu.kernel.kthread import KCtx, KPath
+from emu.kernel.swap_pager import swap_counters_configure, swap_fetchadd
+
 
 def configure(kc) -> None:
-    kc.ids.swap_reserved = kc.lines.add("swap_reserved")
-    kc.ids.ui_vmsize = kc.lines.add("uidinfo ui_vmsize")
+    swap_counters_configure(kc)
 
 
-def _account(td) -> None:
-    ids = td.kernel.ids
-    td.kernel.ucred.cred_read(td)
-    td.atomic(ids.swap_reserved)
-    td.atomic(ids.ui_vmsize)
+def _account(k: KCtx) -> KPath:
+    kernel = k.td.kernel
+    yield from kernel.ucred.cred_read(k)   # uip = cred->cr_ruidinfo
+    yield from swap_fetchadd(kernel.ids)
 
 
-def swap_reserve_by_cred(td, incr: int) -> None:
-    _account(td)
+def swap_reserve_by_cred(k: KCtx, incr: int) -> KPath:
+    yield from _account(k)
 
 
-def swap_release_by_cred(td, decr: int) -> None:
-    _account(td)
+def swap_release_by_cred(k: KCtx, decr: int) -> KPath:
+    yield from _account(k)

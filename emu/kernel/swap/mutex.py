@@ -30,6 +30,9 @@ this strategy against the 1.03M.
 from __future__ import annotations
 
 from emu.kernel.kcalls import caller
+from emu.kernel.kthread import Cycles, KCtx, KPath, Lock, Read, Unlock, Write
+
+DEFAULT = True   # the 2018 kernel's: the strategy used when none is named
 
 RESERVE = caller("swap_reserve_by_cred")
 RELEASE = caller("swap_release_by_cred")
@@ -41,22 +44,23 @@ def configure(kc) -> None:
     kc.ids.swap_reserved = kc.lines.add("swap_reserved")
 
 
-def _account(td, who: int) -> None:
-    ids = td.kernel.ids
-    td.kernel.ucred.cred_read(td)         # uip = cred->cr_ruidinfo
-    td.mtx_lock(ids.sw_dev_mtx, who)
-    td.read(ids.swap_reserved)
-    td.write(ids.swap_reserved)
-    td.cycles(td.cost.swap_critical_section)
-    td.mtx_unlock(ids.sw_dev_mtx, who)
-    td.mtx_lock(ids.ui_vmsize_mtx, who)
-    td.cycles(td.cost.swap_critical_section)
-    td.mtx_unlock(ids.ui_vmsize_mtx, who)
+def _account(k: KCtx, who: int) -> KPath:
+    kernel = k.td.kernel
+    ids, cost = kernel.ids, k.cost
+    yield from kernel.ucred.cred_read(k)   # uip = cred->cr_ruidinfo
+    yield Lock(ids.sw_dev_mtx, who)
+    yield Read(ids.swap_reserved)
+    yield Write(ids.swap_reserved)
+    yield Cycles(cost.swap_critical_section)
+    yield Unlock(ids.sw_dev_mtx, who)
+    yield Lock(ids.ui_vmsize_mtx, who)
+    yield Cycles(cost.swap_critical_section)
+    yield Unlock(ids.ui_vmsize_mtx, who)
 
 
-def swap_reserve_by_cred(td, incr: int) -> None:
-    _account(td, RESERVE)
+def swap_reserve_by_cred(k: KCtx, incr: int) -> KPath:
+    yield from _account(k, RESERVE)
 
 
-def swap_release_by_cred(td, decr: int) -> None:
-    _account(td, RELEASE)
+def swap_release_by_cred(k: KCtx, decr: int) -> KPath:
+    yield from _account(k, RELEASE)

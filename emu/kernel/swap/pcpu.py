@@ -9,31 +9,43 @@ the global atomics; smaller ones stay local (REFERENCE.md §3).
 
 from __future__ import annotations
 
-# The global counters are FreeBSD 12.1's atomics (swap/atomic.py).
-from emu.kernel.swap.atomic import _account as _global
-from emu.kernel.swap.atomic import configure  # noqa: F401 - this strategy's interface
+from emu.kernel.kthread import KCtx, KPath, Read
+from emu.kernel.swap_pager import swap_counters_configure, swap_fetchadd
 
 SLOP_MAX = 128 * 1024 * 1024
+
+
+def configure(kc) -> None:
+    swap_counters_configure(kc)   # the global counters: FreeBSD 12.1's atomics
 
 
 def _slop(td) -> int:
     return getattr(td.pcpu, "swap_slop", 0)
 
 
-def swap_reserve_by_cred(td, incr: int) -> None:
+def _global(k: KCtx) -> KPath:
+    """The global counters, as swap/atomic.py keeps them."""
+    kernel = k.td.kernel
+    yield from kernel.ucred.cred_read(k)   # uip = cred->cr_ruidinfo
+    yield from swap_fetchadd(kernel.ids)
+
+
+def swap_reserve_by_cred(k: KCtx, incr: int) -> KPath:
+    td = k.td
     slop = _slop(td)
-    td.cycles(td.cost.l1_hit)
+    yield Read(None)   # this CPU's slop
     if slop >= incr:
         td.pcpu.swap_slop = slop - incr
         return
-    _global(td)  # take (incr - slop) + SLOP_MAX / 2
+    yield from _global(k)  # take (incr - slop) + SLOP_MAX / 2
     td.pcpu.swap_slop = SLOP_MAX // 2
 
 
-def swap_release_by_cred(td, decr: int) -> None:
+def swap_release_by_cred(k: KCtx, decr: int) -> KPath:
+    td = k.td
     slop = _slop(td) + decr
-    td.cycles(td.cost.l1_hit)
+    yield Read(None)   # this CPU's slop
     if slop > SLOP_MAX:
-        _global(td)  # give back all but half the slop
+        yield from _global(k)  # give back all but half the slop
         slop = SLOP_MAX // 2
     td.pcpu.swap_slop = slop

@@ -3,18 +3,20 @@ this CPU's cache, so crhold/crfree are local atomics."""
 
 from __future__ import annotations
 
+from emu.kernel.kthread import KCtx, KPath, Read, Rmw
+
 
 def configure(kc) -> None:
     pass
 
 
-def crhold(td) -> None:
-    td.cycles(td.cost.atomic_local)
+def crhold(k: KCtx) -> KPath:
+    yield Rmw(None)    # a line only this CPU's cache holds: a local atomic
 
 
-def crfree(td) -> None:
-    td.cycles(td.cost.atomic_local)
+def crfree(k: KCtx) -> KPath:
+    yield Rmw(None)    # a line only this CPU's cache holds: a local atomic
 
 
-def cred_read(td) -> None:
-    td.cycles(td.cost.l1_hit)
+def cred_read(k: KCtx) -> KPath:
+    yield Read(None)
