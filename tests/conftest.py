@@ -21,9 +21,13 @@ from emu import rundir
 EMU = [sys.executable, "-m", "emu.cli"]
 FAST = ["--period", "2ms", "--warmup", "1"]  # short emulated samples keep tests quick
 GONE_WITHIN_S = 60.0  # processes on their way out get this long: only a hang exceeds it
+# Only a hang takes this long (a run that stops progressing fails by itself after
+# EMU_HANG_TIMEOUT); a run of the default length takes over 80 s on a 2-core host that two
+# `emu run -t 96` share.
+HANG_S = 600
 
 
-def emu(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+def emu(*args: str, timeout: float = HANG_S, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*EMU, *args], capture_output=True, text=True, timeout=timeout,
                           **kwargs)
 
@@ -64,7 +68,7 @@ def under_root(root: Path) -> set[int]:
                 env = f.read().split(b"\0")
         except (OSError, psutil.Error):
             continue
-        if want in env and _running(p):
+        if want in env and _running(p) and not _helper(p):
             found.add(p.pid)
     return found
 

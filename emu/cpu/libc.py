@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from emu.cpu.mmu import user_access
 from emu.cpu.td import Td
+from emu.kernel.kern_synch import mi_switch
+from emu.kernel.kthread import run_local
 from emu.kernel.pmap import MADV_DONTNEED, MADV_FREE, MADV_NORMAL, pmap_activate
 from emu.kernel.proc import Proc
 from emu.kernel.vm_map import vfs_create, vm_map_thread_window
@@ -22,6 +24,7 @@ from emu.kernel.vm_mmap import (
     sys_mmap,
     sys_munmap,
 )
+from emu.kernel.vmspace import local_ctx
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 MAP_FAILED = -1
@@ -47,18 +50,21 @@ class Ctx:
         self._iterations = 0
         self._files = 0
         vm_map_thread_window(proc, nr)
-        pmap_activate(td, proc)   # the task starts running on its CPU: pm_active
+        self.k = local_ctx(td)    # the kernel paths' view of this CPU
+        run_local(td, pmap_activate(self.k, proc))  # it starts running here: pm_active
 
     def mmap(self, addr: int | None, length: int, prot: int, flags: int, fd: int = -1,
              offset: int = 0) -> int:
-        rv = sys_mmap(self.td, self.proc, addr or 0, length, prot, flags, fd, offset)
+        rv = run_local(self.td, sys_mmap(self.k, self.proc, addr or 0, length, prot, flags,
+                                         fd, offset))
         return MAP_FAILED if rv < 0 else rv
 
     def munmap(self, addr: int, length: int) -> int:
-        return -1 if sys_munmap(self.td, self.proc, addr, length) < 0 else 0
+        return -1 if run_local(self.td, sys_munmap(self.k, self.proc, addr, length)) < 0 else 0
 
     def madvise(self, addr: int, length: int, advice: int) -> int:
-        return -1 if sys_madvise(self.td, self.proc, addr, length, advice) < 0 else 0
+        rv = run_local(self.td, sys_madvise(self.k, self.proc, addr, length, advice))
+        return -1 if rv < 0 else 0
 
     def store(self, addr: int, value: int = 0) -> None:
         """`*(char *)addr = value`: a user-mode write."""
@@ -81,7 +87,7 @@ class Ctx:
             return -1
         fid = self.proc.files[fd][0]
         self.proc.files[fd] = (fid, (length + 4095) // 4096)
-        vfs_create(self.td, self.proc, fid, (length + 4095) // 4096)
+        run_local(self.td, vfs_create(self.k, self.proc, fid, (length + 4095) // 4096))
         return 0
 
     def unlink(self, path: str) -> int:
@@ -90,10 +96,7 @@ class Ctx:
     def sched_yield(self, cycles: int = 0) -> None:
         """Leave the CPU for a while (mi_switch to idle and back: pm_active is left, the
         TLB flushed by the %cr3 switch, then rejoined)."""
-        td = self.td
-        pmap_activate(td, self.proc, on=False)
-        td.off_cpu(max(cycles, 1))
-        pmap_activate(td, self.proc)
+        run_local(self.td, mi_switch(self.k, self.proc, cycles))
 
     @property
     def iterations(self) -> int:

@@ -10,7 +10,7 @@ is a generator that yields what it does to the machine:
     Call(kcall, args)       a kernel call on shared state (on a CPU: td.call)
     Ipi(targets, ...)       interrupt those CPUs and spin until every one acknowledged
     Sleep(chan)             sleep until wakeup(chan)
-    Delay(n)                be off the CPU for n cycles
+    Delay(n)                be off the CPU for n cycles (on a CPU: td.off_cpu)
     SYNC                    what follows happens at this point of virtual time
     NOW                     -> the virtual time here (None on a private path)
 
@@ -158,6 +158,8 @@ def run_local(td, gen: KPath) -> Any:
                     td.mtx_unlock(req[0], req[1])
             elif k is Call:
                 td.call(req[0], *req[1])
+            elif k is Delay:
+                td.off_cpu(req[0])
             elif k is not _Mark:
                 raise RuntimeError(f"{req!r} needs the kernel actor: not on a CPU's path")
     except StopIteration as stop:

@@ -26,7 +26,7 @@ from emu.kernel.invl import (
     tracking,
 )
 from emu.kernel.kcalls import caller
-from emu.kernel.kthread import NOW, SYNC, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall, run_local
+from emu.kernel.kthread import NOW, SYNC, Call, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall
 from emu.kernel.proc import IMAGE_END
 from emu.kernel.smp import (
     PMAP_INVLPG_THRESHOLD,
@@ -43,12 +43,10 @@ from emu.kernel.vmspace import (
     PG_U,
     PG_V,
     Pmap,
-    local_ctx,
     local_pmap,
 )
 
 if TYPE_CHECKING:
-    from emu.cpu.td import Td
     from emu.kernel.proc import Proc
 
 MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE = range(6)
@@ -261,17 +259,18 @@ PMAP_ACTIVATE_K = gcall(_pmap_activate_k, blocking=False)
 
 # ------------------------------------------------------------------ the CPU's entry points
 
-def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
+def pmap_remove(k: KCtx, p: Proc, sva: int, eva: int) -> Iterator:
     """Remove the range's mappings.  mmap1 never touches its pages, so the walk finds no
     valid PTE: nothing to invalidate and no TLB shootdown, only the DI bracket (the chosen
     `di` strategy: emu/kernel/di/)."""
+    td = k.td
     di = td.kernel.di
     track = tracking(td)
-    run_local(td, di.pmap_delayed_invl_started(local_ctx(td)))
+    yield from di.pmap_delayed_invl_started(k)
     if track:
-        td.call(DI_ENTER)
+        yield Call(DI_ENTER)
     if p.shared:
-        td.call(PMAP_REMOVE_K, p.pid, sva, eva)
+        yield Call(PMAP_REMOVE_K, (p.pid, sva, eva))
         if eva - sva >= PMAP_INVLPG_THRESHOLD:
             td.tlb.invltlb()
         else:
@@ -279,39 +278,40 @@ def pmap_remove(td: Td, p: Proc, sva: int, eva: int) -> None:
     else:
         pmap = local_pmap(td, p)
         if pmap.pte and pmap.vas(sva, eva):
-            run_local(td, _pmap_remove(local_ctx(td), pmap, sva, eva))
+            yield from _pmap_remove(k, pmap, sva, eva)
         else:
-            td.cycles(pmap_walk(td.cost, sva, eva))
+            yield Cycles(pmap_walk(k.cost, sva, eva))
     if track:
-        td.call(DI_EXIT)
-    run_local(td, di.pmap_delayed_invl_finished(local_ctx(td)))
+        yield Call(DI_EXIT)
+    yield from di.pmap_delayed_invl_finished(k)
 
 
-def pmap_advise(td: Td, p: Proc, sva: int, eva: int, advice: int) -> None:
+def pmap_advise(k: KCtx, p: Proc, sva: int, eva: int, advice: int) -> Iterator:
     """pmap_advise runs under DI too (it may invalidate)."""
     if advice not in (MADV_DONTNEED, MADV_FREE):
         return
+    td = k.td
     di = td.kernel.di
     track = tracking(td)
-    run_local(td, di.pmap_delayed_invl_started(local_ctx(td)))
+    yield from di.pmap_delayed_invl_started(k)
     if track:
-        td.call(DI_ENTER)
+        yield Call(DI_ENTER)
     if p.shared:
-        td.call(PMAP_ADVISE_K, p.pid, sva, eva, advice)
+        yield Call(PMAP_ADVISE_K, (p.pid, sva, eva, advice))
         td.tlb.invltlb()
     else:
-        run_local(td, _pmap_advise(local_ctx(td), local_pmap(td, p), sva, eva, advice))
+        yield from _pmap_advise(k, local_pmap(td, p), sva, eva, advice)
     if track:
-        td.call(DI_EXIT)
-    run_local(td, di.pmap_delayed_invl_finished(local_ctx(td)))
+        yield Call(DI_EXIT)
+    yield from di.pmap_delayed_invl_finished(k)
 
 
-def pmap_activate(td: Td, p: Proc, on: bool = True) -> None:
+def pmap_activate(k: KCtx, p: Proc, on: bool = True) -> Iterator:
     """cpu_switch -> pmap_activate_sw: join (or leave) the pmap's pm_active.  Leaving loads
     another %cr3, which flushes the TLB's user entries."""
     if p.shared:
-        td.call(PMAP_ACTIVATE_K, p.pid, int(on))
+        yield Call(PMAP_ACTIVATE_K, (p.pid, int(on)))
     else:
-        local_pmap(td, p)
+        local_pmap(k.td, p)
     if not on:
-        td.tlb.invltlb()
+        k.td.tlb.invltlb()

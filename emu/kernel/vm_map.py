@@ -1,4 +1,5 @@
-"""vm_map operations run on the CPU that calls them (sys/vm/vm_map.c).
+"""vm_map operations run on the CPU that calls them (sys/vm/vm_map.c), as kernel paths
+(generators: emu/kernel/kthread.py) over the CPU's own context `k` (k.td is curthread).
 
 The CPU's copy of the map's ranges (proc.VmMap) serves findspace and the entry walk; the
 objects behind a shared (threads) map live in the actor, which learns of every insert and
@@ -10,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from emu.kernel.kthread import SYNC, Cycles, KCtx, gcall, run_local
+from emu.kernel.kthread import SYNC, Call, Cycles, KCtx, Lock, Unlock, gcall
 from emu.kernel.pmap import pmap_advise, pmap_remove
 from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, vm_page_free
-from emu.kernel.vmspace import MapEntry, local_ctx, local_pmap, local_vm
+from emu.kernel.vmspace import MapEntry, local_pmap
 
 if TYPE_CHECKING:
-    from emu.cpu.td import Td
     from emu.kernel.proc import Proc, VmMap
 
 KERN_SUCCESS, KERN_NO_SPACE = 0, 3
@@ -44,62 +44,57 @@ def vm_map_thread_window(p: Proc, nr: int) -> None:
         p.vm_map.hint = p.vm_map.min_offset + nr * THREAD_WINDOW
 
 
-def vm_map_lock(td: Td, map: VmMap) -> None:
+def vm_map_lock(k: KCtx, map: VmMap) -> Iterator:
     """sx_xlock on a user map.  A private map's lock is only ever on this CPU's cache."""
-    if map.lock_id is None:
-        td.cycles(td.cost.atomic_local)
-    else:
-        td.mtx_lock(map.lock_id)
+    yield Lock(map.lock_id)
 
 
-def vm_map_unlock(td: Td, map: VmMap) -> None:
-    if map.lock_id is None:
-        td.cycles(td.cost.atomic_local)
-    else:
-        td.mtx_unlock(map.lock_id)
+def vm_map_unlock(k: KCtx, map: VmMap) -> Iterator:
+    yield Unlock(map.lock_id)
 
 
-def vm_map_find(td: Td, p: Proc, length: int, spec: MapSpec = ANON) -> int:
+def vm_map_find(k: KCtx, p: Proc, length: int, spec: MapSpec = ANON) -> Iterator:
     """vm_map_find with VMFS_OPTIMAL_SPACE: findspace, then vm_map_insert.  Returns the
     address, or -1 (KERN_NO_SPACE)."""
     map = p.vm_map
-    vm_map_lock(td, map)
+    yield from vm_map_lock(k, map)
     start = map.findspace(length)
     if start >= 0:
-        vm_map_insert(td, p, start, start + length, spec)
-    vm_map_unlock(td, map)
+        yield from vm_map_insert(k, p, start, start + length, spec)
+    yield from vm_map_unlock(k, map)
     return start
 
 
-def vm_map_fixed(td: Td, p: Proc, start: int, length: int, spec: MapSpec = ANON) -> int:
+def vm_map_fixed(k: KCtx, p: Proc, start: int, length: int, spec: MapSpec = ANON
+                 ) -> Iterator:
     """MAP_FIXED: whatever was mapped there is unmapped first, under the same lock."""
     map = p.vm_map
-    vm_map_lock(td, map)
-    vm_map_delete(td, p, start, start + length)
-    vm_map_insert(td, p, start, start + length, spec)
-    vm_map_unlock(td, map)
+    yield from vm_map_lock(k, map)
+    yield from vm_map_delete(k, p, start, start + length)
+    yield from vm_map_insert(k, p, start, start + length, spec)
+    yield from vm_map_unlock(k, map)
     return start
 
 
-def vm_map_insert(td: Td, p: Proc, start: int, end: int, spec: MapSpec = ANON) -> None:
+def vm_map_insert(k: KCtx, p: Proc, start: int, end: int, spec: MapSpec = ANON) -> Iterator:
     """A private writable mapping is charged to swap up front (MAP_ACC_CHARGED) and its
     entry keeps a reference on the thread's credential."""
-    td.cycles(td.cost.vm_map_insert)
-    kernel = td.kernel
+    yield Cycles(k.cost.vm_map_insert)
+    kernel = k.td.kernel
     if spec.charged:
-        run_local(td, kernel.swap.swap_reserve_by_cred(local_ctx(td), end - start))
-        run_local(td, kernel.ucred.crhold(local_ctx(td)))
+        yield from kernel.swap.swap_reserve_by_cred(k, end - start)
+        yield from kernel.ucred.crhold(k)
     p.vm_map.entries[start] = end
     if not spec.charged:
-        local_vm(td).uncharged.add((p.pid, start))
+        k.vm.uncharged.add((p.pid, start))
     if spec.fid >= 0:
-        local_vm(td).vnodes.add((p.pid, start))
+        k.vm.vnodes.add((p.pid, start))
     if p.shared:
-        td.call(VM_MAP_INSERT_K, p.pid, start, end, spec.fid, spec.offset,
-                spec.cow | spec.writable << 1 | spec.charged << 2)
+        yield Call(VM_MAP_INSERT_K, (p.pid, start, end, spec.fid, spec.offset,
+                                     spec.cow | spec.writable << 1 | spec.charged << 2))
     elif spec is not ANON:
-        local_pmap(td, p)
-        vm = local_vm(td)
+        local_pmap(k.td, p)
+        vm = k.vm
         vm.map(p.pid)[start] = _entry(vm, start, end, spec)
 
 
@@ -108,48 +103,48 @@ def _entry(vm, start: int, end: int, spec: MapSpec) -> MapEntry:
     return MapEntry(start, end, obj, spec.offset, spec.cow, spec.writable)
 
 
-def vm_map_remove(td: Td, p: Proc, start: int, end: int) -> int:
+def vm_map_remove(k: KCtx, p: Proc, start: int, end: int) -> Iterator:
     map = p.vm_map
-    vm_map_lock(td, map)
-    rv = vm_map_delete(td, p, start, end)
-    vm_map_unlock(td, map)
+    yield from vm_map_lock(k, map)
+    rv = yield from vm_map_delete(k, p, start, end)
+    yield from vm_map_unlock(k, map)
     return rv
 
 
-def vm_map_delete(td: Td, p: Proc, start: int, end: int) -> int:
+def vm_map_delete(k: KCtx, p: Proc, start: int, end: int) -> Iterator:
     """Unmap [start, end): pmap_remove, then vm_map_entry_delete for each entry."""
     map = p.vm_map
     victims = [s for s, e in map.entries.items() if s < end and e > start]
     for s in victims:
-        pmap_remove(td, p, s, map.entries[s])
-        td.cycles(td.cost.vm_map_delete)
-        vm_map_entry_delete(td, p, s)
+        yield from pmap_remove(k, p, s, map.entries[s])
+        yield Cycles(k.cost.vm_map_delete)
+        yield from vm_map_entry_delete(k, p, s)
     return KERN_SUCCESS
 
 
-def vm_map_entry_delete(td: Td, p: Proc, start: int) -> None:
+def vm_map_entry_delete(k: KCtx, p: Proc, start: int) -> Iterator:
     """Unlink the entry, give back its swap charge and its credential reference, drop its
     object (an anonymous object's pages are freed; a file's stay cached)."""
     end = p.vm_map.entries.pop(start)
-    vm = local_vm(td)
+    vm = k.vm
     charged = (p.pid, start) not in vm.uncharged
     if not charged:
         vm.uncharged.discard((p.pid, start))
     if (p.pid, start) in vm.vnodes:
         vm.vnodes.discard((p.pid, start))
-        td.cycles(td.cost.vnode_ref)          # vm_object_deallocate of a vnode's: vrele
+        yield Cycles(k.cost.vnode_ref)        # vm_object_deallocate of a vnode's: vrele
     if p.shared:
-        td.call(VM_MAP_DELETE_K, p.pid, start)
+        yield Call(VM_MAP_DELETE_K, (p.pid, start))
     else:
         e = vm.maps.get(p.pid, {}).pop(start, None)
         if e is not None:
             vm.hint.pop(p.pid, None)
             if _has_pages(e):
-                run_local(td, vm_map_entry_free(local_ctx(td), e))
+                yield from vm_map_entry_free(k, e)
     if charged:
-        kernel = td.kernel
-        run_local(td, kernel.swap.swap_release_by_cred(local_ctx(td), end - start))
-        run_local(td, kernel.ucred.crfree(local_ctx(td)))
+        kernel = k.td.kernel
+        yield from kernel.swap.swap_release_by_cred(k, end - start)
+        yield from kernel.ucred.crfree(k)
 
 
 def _has_pages(e: MapEntry) -> bool:
@@ -175,23 +170,23 @@ def vm_map_entry_free(k: KCtx, e: MapEntry) -> Iterator:
         yield Cycles(k.cost.vm_map_delete)
 
 
-def vm_map_madvise(td: Td, p: Proc, start: int, end: int, advice: int) -> int:
+def vm_map_madvise(k: KCtx, p: Proc, start: int, end: int, advice: int) -> Iterator:
     """madvise(2): under the map's read lock, pmap_advise then vm_object_madvise for each
     entry in the range (MADV_DONTNEED, MADV_FREE: the pages go to the inactive queue, where
     the page daemon looks first)."""
     map = p.vm_map
-    td.cycles(td.cost.vm_map_insert)        # vm_map_lookup_entry, the entry walk
+    yield Cycles(k.cost.vm_map_insert)      # vm_map_lookup_entry, the entry walk
     if map.lock_id is not None:             # sx_slock: a writer excludes us
-        td.mtx_lock(map.lock_id)
-        td.mtx_unlock(map.lock_id)
+        yield Lock(map.lock_id)
+        yield Unlock(map.lock_id)
     for s, e in list(map.entries.items()):
         if s < end and e > start:
             lo, hi = max(s, start), min(e, end)
-            pmap_advise(td, p, lo, hi, advice)
+            yield from pmap_advise(k, p, lo, hi, advice)
             if p.shared:
-                td.call(VM_OBJECT_MADVISE_K, p.pid, lo, hi, advice)
+                yield Call(VM_OBJECT_MADVISE_K, (p.pid, lo, hi, advice))
             else:
-                run_local(td, vm_object_madvise(local_ctx(td), p.pid, lo, hi, advice))
+                yield from vm_object_madvise(k, p.pid, lo, hi, advice)
     return KERN_SUCCESS
 
 
@@ -241,12 +236,11 @@ def _vfs_create_k(k: KCtx, fid: int, npages: int) -> Iterator:
     k.vm.files[fid] = k.vm.new_object(OBJT_VNODE, npages)
 
 
-def vfs_create(td: Td, p: Proc, fid: int, npages: int) -> None:
+def vfs_create(k: KCtx, p: Proc, fid: int, npages: int) -> Iterator:
     if p.shared:
-        td.call(VFS_CREATE_K, fid, npages)
+        yield Call(VFS_CREATE_K, (fid, npages))
     else:
-        vm = local_vm(td)
-        vm.files[fid] = vm.new_object(OBJT_VNODE, npages)
+        k.vm.files[fid] = k.vm.new_object(OBJT_VNODE, npages)
 
 
 VM_MAP_INSERT_K = gcall(_vm_map_insert_k, blocking=False)

@@ -128,7 +128,7 @@ def test_interrupted_experiment_resumes_where_it_stopped(tmp_path, monkeypatch):
 def test_experiment_directory_report_and_resume(tmp_path, no_trace):
     path = write(tmp_path, TINY)
     out = tmp_path / "out"
-    p = emu("experiment", str(path), "--out", str(out), timeout=300)
+    p = emu("experiment", str(path), "--out", str(out))
     assert p.returncode == 0, p.stderr
     runs = sorted(str(f.relative_to(out)) for f in (out / "runs").rglob("*.json"))
     assert runs == [f"runs/mmap1_processes/{v}/t2-seed{s}.json"
@@ -159,7 +159,7 @@ def test_experiment_directory_report_and_resume(tmp_path, no_trace):
     victim = out / "runs/mmap1_processes/epoch/t2-seed2.json"
     before = json.loads(victim.read_text())
     victim.unlink()
-    again = emu("experiment", str(path), "--out", str(out), timeout=300)
+    again = emu("experiment", str(path), "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert "resuming: 5 runs already" in again.stderr and "[1/1]" in again.stderr
     after = json.loads(victim.read_text())

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import EMU, FAST, emu
+from tests.conftest import EMU, FAST, HANG_S, emu
 
 SAMPLE = re.compile(r"^min:(\d+) max:(\d+) total:(\d+)$")
 
@@ -50,7 +50,7 @@ def test_same_seed_same_output_even_on_one_core(no_trace):
     assert first.returncode == 0 and first.stdout == second.stdout
     if shutil.which("taskset"):  # every process of the run on one host core
         pinned = subprocess.run(["taskset", "-c", "0", *EMU, *args],
-                                capture_output=True, text=True, timeout=300)
+                                capture_output=True, text=True, timeout=HANG_S)
         assert pinned.returncode == 0 and pinned.stdout == first.stdout
 
 

@@ -10,29 +10,25 @@ from multiprocessing import shared_memory
 
 import pytest
 
+from emu import rundir
 from emu.epoch import atomics
 from emu.epoch.atomics import Words
 
 FORK = multiprocessing.get_context("fork")
 
 
-def _shm_names() -> set[str]:
-    return set(os.listdir("/dev/shm"))
-
-
 @pytest.fixture
 def shm():
-    """An emu-prefixed SharedMemory block, unlinked afterwards; /dev/shm must end as it began."""
-    before = _shm_names()
-    block = shared_memory.SharedMemory(
-        name=f"emu-test-{os.getpid()}-{secrets.token_hex(4)}", create=True, size=4096
-    )
+    """A SharedMemory block named as emu names its segments (rundir.shm_prefix(): this
+    test's own, so the conftest's no_trace sees a leak), unlinked afterwards."""
+    name = f"{rundir.shm_prefix()}atomics-{secrets.token_hex(4)}"
+    block = shared_memory.SharedMemory(name=name, create=True, size=4096)
     try:
         yield block
     finally:
         block.close()
         block.unlink()
-    assert _shm_names() == before
+    assert not os.path.exists(f"/dev/shm/{name}")
 
 
 @pytest.mark.parametrize("kind", ["bytearray", "mmap", "shm"])
