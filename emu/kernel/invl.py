@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from emu.kernel.kcalls import kcall
-from emu.kernel.kthread import NOW, SYNC, KCtx, Sleep, wakeup
+from emu.kernel.kthread import NOW, SYNC, KCtx, Sleep, gcall, wakeup
 from emu.kernel.vm_page import VmPage
 
 CHAN = "pmap_invl_gen"
@@ -71,9 +70,7 @@ class GenInvl:
 
 
 def invl_of(ks):
-    from emu.kernel.vmspace import shared_vm
-
-    vm = shared_vm(ks)
+    vm = ks.vm
     if vm.invl is None:
         vm.invl = ks.modules["di"].invl_model()   # the DI strategy's own guarantee model
     return vm
@@ -81,29 +78,30 @@ def invl_of(ks):
 
 # ------------------------------------------------------------------ the markers
 
-def di_enter(ks, th, t: int) -> int:
-    vm = invl_of(ks)
-    vm.invl.enter(th.cpu)
-    th.held += 1      # like a lock: the end of the run waits until the section is over
+def di_enter(k: KCtx) -> Iterator:
+    yield SYNC
+    vm = invl_of(k.ks)
+    vm.invl.enter(k.cpu)
+    k.th.held += 1    # like a lock: the end of the run waits until the section is over
     if vm.check is not None:
         vm.check.sections += 1
-    return t
 
 
-def di_exit(ks, th, t: int) -> int:
+def di_exit(k: KCtx) -> Iterator:
+    t = yield NOW
+    ks = k.ks
     vm = invl_of(ks)
-    th.held -= 1
+    k.th.held -= 1
     # Pages this section unmapped have had their shootdown: no longer in flight.
-    for m in vm.unmapped.pop(th.cpu, ()):
-        m.unmapped_by.discard(th.cpu)
-    if vm.invl.exit(th.cpu):
+    for m in vm.unmapped.pop(k.cpu, ()):
+        m.unmapped_by.discard(k.cpu)
+    if vm.invl.exit(k.cpu):
         wakeup(ks, CHAN, t, ks.cost.turnstile_wakeup if not vm.invl.spin
                else ks.cost.line_same_socket)
-    return t
 
 
-DI_ENTER = kcall(di_enter)
-DI_EXIT = kcall(di_exit)
+DI_ENTER = gcall(di_enter, blocking=False)
+DI_EXIT = gcall(di_exit, blocking=False)
 
 
 def tracking(td) -> bool:

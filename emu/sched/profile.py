@@ -149,16 +149,24 @@ class ProfilingTd(VirtualTd):
                 dst[k] = dst.get(k, 0) + v
 
     def profile_document(self, testcase: str) -> dict:
-        local: dict[tuple, int] = {}
-        for (code, back), c in self.done_local.items():
-            k = (_image(code, testcase), code.co_name, _caller(back))
-            local[k] = local.get(k, 0) + c
-        ops: dict[tuple, int] = {}
-        for (op, arg, code, back), n in self.done_ops.items():
-            k = (op, arg, _image(code, testcase), code.co_name, _caller(back))
-            ops[k] = ops.get(k, 0) + n
-        return {"local": [[*k, v] for k, v in local.items()],
-                "ops": [[*k, v] for k, v in ops.items()]}
+        """The committed share, and each batch still awaiting its DONE: whether the actor
+        ran it to the end is the actor's to say (its "full" seq), not this CPU's, which may
+        be stopped before the DONE arrives."""
+        def rows(done_local: dict, done_ops: dict) -> dict:
+            local: dict[tuple, int] = {}
+            for (code, back), c in done_local.items():
+                k = (_image(code, testcase), code.co_name, _caller(back))
+                local[k] = local.get(k, 0) + c
+            ops: dict[tuple, int] = {}
+            for (op, arg, code, back), n in done_ops.items():
+                k = (op, arg, _image(code, testcase), code.co_name, _caller(back))
+                ops[k] = ops.get(k, 0) + n
+            return {"local": [[*k, v] for k, v in local.items()],
+                    "ops": [[*k, v] for k, v in ops.items()]}
+
+        doc = rows(self.done_local, self.done_ops)
+        doc["pending"] = [{"seq": seq, **rows(*share)} for seq, share in self.pending.items()]
+        return doc
 
     def save_profile(self, rundir: str, testcase: str) -> None:
         path = Path(rundir, CPU_FILE.format(cpu=self.cpu))
@@ -177,6 +185,7 @@ class ProfilingEngine(Engine):
         # local cycles the CPU committed (those the engine reported run to the end).
         self._smt_batch: dict[int, int] = {}
         self.smt: dict[int, int] = {}
+        self.full: dict[int, int] = {}     # cpu -> the last batch it ran to the end
 
     def _step(self, th, t: int) -> None:
         op = th.ops[th.pc]
@@ -195,6 +204,7 @@ class ProfilingEngine(Engine):
         if th.steal:
             self.steal[th.cpu] = self.steal.get(th.cpu, 0) + th.steal
         if th.pc + OP_WIDTH >= len(th.ops):   # the batch ends (run to the end): commit
+            self.full[th.cpu] = th.seq
             extra = self._smt_batch.pop(th.cpu, 0)
             if extra:
                 self.smt[th.cpu] = self.smt.get(th.cpu, 0) + extra
@@ -218,7 +228,8 @@ class ProfilingEngine(Engine):
     def write_profile(self, rundir: str) -> None:
         doc = {"ops": [[*k, v] for k, v in self.op_cycles.items()],
                "steal": [[cpu, v] for cpu, v in self.steal.items()],
-               "smt": [[cpu, v] for cpu, v in self.smt.items()]}
+               "smt": [[cpu, v] for cpu, v in self.smt.items()],
+               "full": [[cpu, seq] for cpu, seq in self.full.items()]}
         Path(rundir, ACTOR_FILE).write_text(json.dumps(doc))
 
 
@@ -250,12 +261,22 @@ def merge_profile(cpu_docs: dict[int, dict], actor_doc: dict, locks: list[dict],
 
     issuers: dict[tuple[int, int, int], list[tuple[tuple[str, str, str], int]]] = {}
     smt = dict(map(tuple, actor_doc.get("smt", [])))
+    full = dict(map(tuple, actor_doc.get("full", [])))
     for cpu, doc in cpu_docs.items():
-        local = [((image, func, caller), cycles)
-                 for image, func, caller, cycles in doc.get("local", [])]
-        for key, cycles in _spread(local, smt.get(cpu, 0)):
+        # Batches the actor ran to the end whose DONE the CPU had not read when it stopped.
+        late = [b for b in doc.get("pending", []) if b["seq"] <= full.get(cpu, -1)]
+        local: dict[tuple[str, str, str], int] = {}
+        for part in (doc, *late):
+            for image, func, caller, cycles in part.get("local", []):
+                local[image, func, caller] = local.get((image, func, caller), 0) + cycles
+        for key, cycles in _spread(list(local.items()), smt.get(cpu, 0)):
             add(key, cycles)
-        for op, arg, image, func, caller, count in doc.get("ops", []):
+        counts: dict[tuple, int] = {}
+        for part in (doc, *late):
+            for op, arg, image, func, caller, count in part.get("ops", []):
+                k = (op, arg, image, func, caller)
+                counts[k] = counts.get(k, 0) + count
+        for (op, arg, image, func, caller), count in counts.items():
             issuers.setdefault((cpu, op, arg), []).append(((image, func, caller), count))
     unresolved = 0
     for cpu, op, arg, cycles in actor_doc.get("ops", []):
