@@ -5,7 +5,7 @@ Each trial is a short emulated machine: a scenario's threads (emu/scenarios/) sh
 address space on several CPUs, and the page daemon reclaiming their pages, with DI's
 guarantee tracked per strategy (emu/kernel/invl.py) and every TLB hit checked against the
 invariant (emu/kernel/invariant.py).  It is the emulator itself (VirtualTd, the engine,
-the kernel model) with its CPUs as threads of this process (emu/sched/inproc.py), so a
+the kernel model) with its CPUs as threads of this process (emu/clock/inproc.py), so a
 trial costs milliseconds, not a fork and sockets.
 
 Trials differ by seed, which fixes everything about them and nothing else: the CPUs' RNGs
@@ -25,14 +25,14 @@ import time
 from types import SimpleNamespace
 from typing import TextIO
 
+from emu.hw.machine import load_machine
+from emu.hw.topology import Topology
 from emu.kernel.invariant import Checker
 from emu.kernel.strategies import STRATEGIES
-from emu.kernel.vmspace import MapEntry
-from emu.machine import RunSpec
-from emu.machines import load_machine
+from emu.kernel.vm_state import MapEntry
+from emu.machine.supervisor import RunSpec
 from emu.scenarios import DEFAULT, scenario
 from emu.testcases import Testcase
-from emu.topology import Topology
 
 DEFAULT_TRIALS = 120
 JITTER = 0.3
@@ -82,7 +82,7 @@ def trial_spec(mod, name: str, di: str, seed: int) -> tuple[RunSpec, SimpleNames
 
 
 def run_trial(mod, name: str, di: str, seed: int) -> Trial:
-    from emu.sched.inproc import run_inproc
+    from emu.clock.inproc import run_inproc
 
     spec, daemon = trial_spec(mod, name, di, seed)
     pid = spec.kernel.procs[0].pid

@@ -7,8 +7,8 @@ import sys
 
 import typer
 
+from emu.hw.machine import DEFAULT_MACHINE
 from emu.kernel.strategies import DEFAULTS, STRATEGIES
-from emu.machines import DEFAULT_MACHINE
 
 app = typer.Typer(
     add_completion=False,
@@ -28,7 +28,7 @@ def _root(
                                     "instead of $TMPDIR; the same as EMU_RUNDIR=DIR."),
 ) -> None:
     if rundir:
-        os.environ["EMU_RUNDIR"] = rundir  # emu/rundir.py reads it; forked children inherit
+        os.environ["EMU_RUNDIR"] = rundir  # emu/machine/rundir.py reads it; forked children inherit
 
 
 def _strategy_help(kind: str, what: str) -> str:
@@ -190,7 +190,7 @@ def list_(
                                 f"(preset or TOML; implies --costs; default {DEFAULT_MACHINE})."),
 ) -> None:
     """Testcases, machine presets, clocks and strategies."""
-    from emu.machines import MachineError
+    from emu.hw.machine import MachineError
     from emu.report.listing import cost_listing, listing
 
     if not costs and machine is None:

@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from emu.hw.machine import DEFAULT_MACHINE, MachineError, load_machine
 from emu.kernel.strategies import KINDS
-from emu.machine import RunSpec
-from emu.machines import DEFAULT_MACHINE, MachineError, load_machine
+from emu.machine.supervisor import RunSpec
 from emu.report.runtest import FAILED
 from emu.report.wis import run_document
 from emu.run import UsageError, build_spec

@@ -4,7 +4,7 @@ Every message is one msgpack array whose first two items are (VERSION, KIND).  C
 DEALER socket whose identity is their CPU id; the actor is a ROUTER with ROUTER_MANDATORY,
 so nothing is ever dropped silently.
 
-Virtual clock (emu/sched/virtual.py):
+Virtual clock (emu/clock/virtual.py):
     CPU -> actor  HELLO  (V, HELLO, cpu, registry)  registry: kcalls.registry_digest(); refused
                                                      with ERROR unless it is the actor's
     CPU -> actor  BATCH  (V, BATCH, seq, lookahead, ops)   ops: flat ints, triples (op, pre, arg)
@@ -15,7 +15,7 @@ Virtual clock (emu/sched/virtual.py):
                                                             waits for (`td.query`), before DONE
     CPU -> actor  ACK    (V, ACK, vtime, handler_cycles)    the interrupt's handler ran
     CPU -> actor  BYE    (V, BYE)
-Wall clock (emu/sched/wall.py) sends each shared operation as it happens:
+Wall clock (emu/clock/wall.py) sends each shared operation as it happens:
     CPU -> actor  OP     (V, OP, op, arg, args, wait)  one operation of the op table
                          (emu/kernel/ops.py), a kernel call's ARGs in `args`; with `wait`
                          answered by RET once it finished (a lock is ours, the ACKs are in)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
+from emu.clock import CLOCKS
+from emu.hw.machine import MachineError, load_machine, set_costs
 from emu.kernel.strategies import STRATEGIES, choose
-from emu.machine import RunFailed, RunResult, RunSpec, Supervisor
-from emu.machines import MachineError, load_machine, set_costs
+from emu.machine.supervisor import RunFailed, RunResult, RunSpec, Supervisor
 from emu.report.wis import WillItScaleStream, write_json
-from emu.sched import CLOCKS
 from emu.testcases import TestcaseError, resolve
 from emu.units import format_duration, parse_duration
 
@@ -30,7 +30,7 @@ def build_spec(testcase: str, tasks: int, samples: int, smt: bool, unbound: bool
 
     `strategies` maps a kind (di, swap, ucred) to a name or None (the default); names are
     checked against the registry in emu.kernel.strategies.  `costs`: `--cost NAME=VALUE`
-    settings over the machine preset's cost table (emu.machines.set_costs).
+    settings over the machine preset's cost table (emu.hw.machine.set_costs).
     """
     if clock not in CLOCKS:
         raise UsageError(f"unknown clock {clock!r} (known: {', '.join(CLOCKS)})")
@@ -84,7 +84,7 @@ def print_lock_reports(result: RunResult, lockstat: bool, lock_stat: bool) -> No
         else:  # lockstat(1) prints nothing then; say why on stderr
             print("emu: lockstat: no lock contention events", file=sys.stderr)
     if lock_stat:
-        from emu.report.lock_stat import run_lock_stat
+        from emu.report.linux_lock_stat import run_lock_stat
 
         if lockstat:
             sys.stdout.write("\n")  # two reports, two files on a real system: keep apart

@@ -44,7 +44,7 @@ from emu.counters import (
     T_VTIME,
     CounterBoard,
 )
-from emu.report.locks import cycles_to_ns
+from emu.report.lock_records import cycles_to_ns
 
 SNAPSHOT_VERSION = 1
 RATE_WINDOW_S = 1.0

@@ -10,8 +10,8 @@ the next snapshot.  The publisher lives in the supervisor and is created after t
 are forked (no ZeroMQ context may exist at fork time).
 
 `find_runs` is how `emu top` finds runs by itself: `emu-*/stats.sock` under the run-directory
-root (emu/rundir.py: $EMU_RUNDIR, else $TMPDIR) in directories owned by this user, private to
-them, whose supervisor is alive.
+root (emu/machine/rundir.py: $EMU_RUNDIR, else $TMPDIR) in directories owned by this user,
+private to them, whose supervisor is alive.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import zmq
 
-from emu import rundir
-from emu.machines import machine_label
+from emu.hw.machine import machine_label
+from emu.machine import rundir
 
 TOPIC = b"emu.stats.1"
 SOCKET_NAME = "stats.sock"
@@ -85,7 +85,7 @@ def _describe(info: dict) -> str:
 
 
 def find_runs(base: str | None = None) -> list[RunInfo]:
-    """Runs in progress under the run-directory root (emu/rundir.py) that this user can
+    """Runs in progress under the run-directory root (emu/machine/rundir.py) that this user can
     attach to, oldest first.  A directory whose supervisor is gone is never one of them."""
     runs = []
     for d in rundir.candidates(Path(base) if base else None):

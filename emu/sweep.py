@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from emu.machine import RunFailed, RunResult, RunSpec, Supervisor
-from emu.machines import Machine, MachineError, load_machine, set_costs
-from emu.report.locks import covered_seconds
+from emu.hw.machine import Machine, MachineError, load_machine, set_costs
+from emu.machine.supervisor import RunFailed, RunResult, RunSpec, Supervisor
+from emu.report.lock_records import covered_seconds
 from emu.report.plot import PlotError, plot_sweeps, require_matplotlib
 from emu.report.runtest import FAILED, FIRST_ROW, HEADER, Row
 from emu.report.wis import run_average, run_document

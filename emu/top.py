@@ -1,7 +1,7 @@
 """`emu top`: follow a run's stats stream, like top(1) for the emulated machine.
 
 It attaches to the run's PUB socket (emu/statsock.py): the endpoint given with --attach, or
-the one run in progress found under the run-directory root (emu/rundir.py: $EMU_RUNDIR or
+the one run in progress found under the run-directory root (emu/machine/rundir.py: $EMU_RUNDIR or
 `emu --rundir`, else $TMPDIR; a run whose supervisor is gone is never one).  It shows the
 live view (emu/report/live.py) until the run ends or Ctrl-C; --once prints one snapshot;
 --json prints snapshots as JSON (one object, or one per line).

@@ -1,8 +1,9 @@
 """Shared helpers: run the CLI as a user would, and check a run leaves nothing behind.
 
-Every test gets `no_trace` (autouse): its own run-directory root in $EMU_RUNDIR (emu/rundir.py),
-inherited by every `emu` it starts, and after the test a check of only what the test's own
-runs created — so other `emu run`s live on the same host neither disturb nor fail it.
+Every test gets `no_trace` (autouse): its own run-directory root in $EMU_RUNDIR
+(emu/machine/rundir.py), inherited by every `emu` it starts, and after the test a check of
+only what the test's own runs created — so other `emu run`s live on the same host neither
+disturb nor fail it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from emu import rundir
+from emu.machine import rundir
 
 EMU = [sys.executable, "-m", "emu.cli"]
 FAST = ["--period", "2ms", "--warmup", "1"]  # short emulated samples keep tests quick

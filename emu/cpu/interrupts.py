@@ -6,7 +6,7 @@ a draw there would make the rest of the stream depend on host timing.
 
 TLB shootdown vectors (amd64 invltlb_handler, invlpg_handler, invlrng_handler): invalidate,
 then store the generation to this CPU's pc_smp_tlb_done, which the initiator spins on (the
-ACK).  The invalidation is posted to the TLB with its delivery time (emu/cpu/tlb.py).
+ACK).  The invalidation is posted to the TLB with its delivery time (emu/hw/tlb.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emu.counters import T_IPI_RECEIVED
-from emu.cpu.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB, IPI_RENDEZVOUS, PAGE_SHIFT
+from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB, IPI_RENDEZVOUS, PAGE_SHIFT
 
 if TYPE_CHECKING:
     from emu.counters import CounterBoard

@@ -24,7 +24,7 @@ from emu.kernel.vm_mmap import (
     sys_mmap,
     sys_munmap,
 )
-from emu.kernel.vmspace import local_ctx
+from emu.kernel.vm_state import local_ctx
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 MAP_FAILED = -1

@@ -17,7 +17,7 @@ from emu.kernel.invariant import CHECK_ACCESS
 from emu.kernel.kthread import run_local
 from emu.kernel.vm_fault import VM_ACCESS_K, vm_access
 from emu.kernel.vm_page import PAGE_MASK
-from emu.kernel.vmspace import local_ctx, local_pmap
+from emu.kernel.vm_state import local_ctx, local_pmap
 
 if TYPE_CHECKING:
     from emu.cpu.td import Td

@@ -1,6 +1,6 @@
 """curthread: what the kernel paths running on an emulated CPU see of it.
 
-A `Td` is the CPU's side of a clock (emu/sched/virtual.py, emu/sched/wall.py).  Kernel code
+A `Td` is the CPU's side of a clock (emu/clock/virtual.py, emu/clock/wall.py).  Kernel code
 charges local work with `cycles` and touches shared kernel state only through the
 operations below, which the clock turns into messages to the actor:
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
-from emu.cpu import smt
-from emu.cpu.tlb import Tlb
+from emu.hw import smt
+from emu.hw.machine import Machine, cost_table
+from emu.hw.tlb import Tlb
 from emu.kernel.kcalls import pack_lock
 from emu.kernel.ops import (
     OP_ARG,
@@ -33,17 +34,10 @@ from emu.kernel.ops import (
     OP_UNLOCK,
     OP_WRITE,
 )
-from emu.machines import Machine
 
 
 class RunEnded(Exception):
     """The run is over for this CPU: the testcase loop unwinds through this."""
-
-
-def cost_table(machine: Machine) -> SimpleNamespace:
-    """The preset's costs as attributes (`td.cost.syscall`), cycles as ints."""
-    return SimpleNamespace(**{
-        k: (v if isinstance(v, float) else int(v)) for k, v in machine.costs.items()})
 
 
 class Td:
@@ -61,13 +55,13 @@ class Td:
         self.speed = self.smt_speed(machine, kernel.cpus)
         self.pcpu = SimpleNamespace()  # per-CPU kernel data the strategies keep here
         self.tlb = Tlb(int(machine.costs.get("tlb_entries", 1536)))
-        self.vm = None                 # this CPU's private VM state (emu/kernel/vmspace.py)
+        self.vm = None                 # this CPU's private VM state (emu/kernel/vm_state.py)
         self.vtime = 0                 # virtual time at the last sync (virtual clock)
 
     def smt_speed(self, machine: Machine, cpus) -> float:
         """The factor this CPU's local costs are stretched by here: whenever an SMT
         sibling runs a task.  The virtual clock's sequencer decides it as the run goes,
-        from the sibling's state (emu/cpu/smt.py), and overrides this with 1.0."""
+        from the sibling's state (emu/hw/smt.py), and overrides this with 1.0."""
         return smt.slowdown(machine) if smt.siblings(machine, cpus).get(self.cpu) else 1.0
 
     def local(self, n: int) -> int:

@@ -13,7 +13,7 @@ from types import ModuleType, SimpleNamespace
 from emu.kernel.locks import LockTable
 from emu.kernel.proc import Proc, make_procs
 from emu.kernel.strategies import KINDS, choose, strategy
-from emu.kernel.vmspace import NPV_LIST_LOCKS, VmState, shared_vm_state
+from emu.kernel.vm_state import NPV_LIST_LOCKS, VmState, shared_vm_state
 
 
 def lock_word(name: str) -> str:

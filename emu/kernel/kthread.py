@@ -342,7 +342,7 @@ def gcall(gen_fn: Callable[..., KPath], blocking: bool = True) -> int:
     """Register kernel path gen_fn(ctx, *args) as a kernel call; returns its id.
     `blocking=False`: it never blocks (no Lock, Ipi, Sleep, Delay), so the wall clock's CPU
     need not wait for it."""
-    from emu.kernel.vmspace import actor_ctx
+    from emu.kernel.vm_state import actor_ctx
 
     def handler(ks, th, t: int) -> int | None:
         args, th.args = th.args, []

@@ -40,7 +40,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_FIELDS, LOCK_WORDS, note_extremes
-from emu.kernel.coherence import leg
+from emu.hw.coherence import leg
 
 if TYPE_CHECKING:
     from emu.kernel.state import KernelState

@@ -1,8 +1,8 @@
 """The operations of an emulated CPU's stream, and what each does: the op table, once.
 
 A CPU's kernel code touches shared kernel state only through these operations.  Every
-sequencer runs them through this table: the virtual-time engine (emu/sched/engine.py), the
-reference simulation (emu/sched/reference.py), the wall clock's actor (emu/sched/wall.py)
+sequencer runs them through this table: the virtual-time engine (emu/clock/engine.py), the
+reference simulation (emu/clock/reference.py), the wall clock's actor (emu/clock/wall.py)
 and the kernel paths driven in the actor (emu/kernel/kthread.py).  What differs between
 them is the `Sequencer`: when "now" is, and what a mutex or an interrupt does to a thread.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from emu.cpu.tlb import IPI_RENDEZVOUS
+from emu.hw.tlb import IPI_RENDEZVOUS
 from emu.kernel.kcalls import CALLER_SHIFT, HANDLERS
 from emu.protocol import OP_WIDTH
 

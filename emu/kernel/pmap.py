@@ -27,15 +27,15 @@ from emu.kernel.invl import (
 )
 from emu.kernel.kcalls import caller
 from emu.kernel.kthread import NOW, SYNC, Call, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall
-from emu.kernel.proc import IMAGE_END
-from emu.kernel.smp import (
+from emu.kernel.mp_x86 import (
     PMAP_INVLPG_THRESHOLD,
     pmap_invalidate_all,
     pmap_invalidate_page,
     pmap_invalidate_range,
 )
+from emu.kernel.proc import IMAGE_END
 from emu.kernel.vm_page import PAGE_SHIFT, VmPage
-from emu.kernel.vmspace import (
+from emu.kernel.vm_state import (
     PG_A,
     PG_M,
     PG_MANAGED,

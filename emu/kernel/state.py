@@ -4,7 +4,7 @@ it a `sim` with `resume(th, t)` (th's blocked operation finished at t) and
 `at(t, cpu, fn)` (call fn(t) at virtual time t, ordered as CPU cpu's event).
 
 Where shared state lives: `vm`, the shared (`_threads`) address spaces
-(emu/kernel/vmspace.py); `sleepq`, the sleeping kernel paths by channel
+(emu/kernel/vm_state.py); `sleepq`, the sleeping kernel paths by channel
 (emu/kernel/kthread.py); `strategy_state[kind]`, what the chosen strategy of that kind
 keeps here, made by its `init_state(ks)` (a strategy without one keeps nothing)."""
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from emu.counters import LOCK_FIELDS
-from emu.cpu.td import cost_table
-from emu.kernel.coherence import Coherence
+from emu.hw.coherence import Coherence
+from emu.hw.machine import cost_table
 from emu.kernel.kcalls import CALLERS
 from emu.kernel.mtx import EVENTS, Mtx
 

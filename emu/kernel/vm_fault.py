@@ -37,7 +37,7 @@ from emu.kernel.vm_page import (
     vm_page_alloc,
     vm_page_free,
 )
-from emu.kernel.vmspace import PG_A, PG_M, PG_RW, PG_V
+from emu.kernel.vm_state import PG_A, PG_M, PG_RW, PG_V
 
 VM_FAULT = caller("vm_fault")
 

@@ -3,7 +3,7 @@
 
 The CPU's copy of the map's ranges (proc.VmMap) serves findspace and the entry walk; the
 objects behind a shared (threads) map live in the actor, which learns of every insert and
-delete by a kernel call (emu/kernel/vmspace.py).
+delete by a kernel call (emu/kernel/vm_state.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from emu.kernel.kthread import SYNC, Call, Cycles, KCtx, Lock, Unlock, gcall
 from emu.kernel.pmap import pmap_advise, pmap_remove
 from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, vm_page_free
-from emu.kernel.vmspace import MapEntry, local_pmap
+from emu.kernel.vm_state import MapEntry, local_pmap
 
 if TYPE_CHECKING:
     from emu.kernel.proc import Proc, VmMap

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from emu.kernel.kthread import NOW, SYNC, Cycles, Delay, KCtx, KThread, spawn, wakeup
 from emu.kernel.pmap import pmap_remove_all, pmap_remove_write
 from emu.kernel.vm_page import VmPage, vm_page_free
-from emu.kernel.vmspace import shared_vm
+from emu.kernel.vm_state import shared_vm
 
 
 def start_pagedaemon(ks, spec) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
+from emu.clock import CLOCKS
+from emu.hw.machine import DEFAULT_MACHINE, NOT_CYCLES, cost_reasons, load_machine, preset_names
 from emu.kernel.strategies import DEFAULTS, STRATEGIES
-from emu.machines import DEFAULT_MACHINE, NOT_CYCLES, cost_reasons, load_machine, preset_names
-from emu.sched import CLOCKS
 from emu.testcases import builtin_names, resolve
 
 

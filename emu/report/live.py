@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import TextIO
 
-from emu.machines import machine_label
+from emu.hw.machine import machine_label
 
 BAR_WIDTH = 20
 MAX_LOCKS = 6

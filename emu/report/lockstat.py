@@ -17,7 +17,7 @@ What emu feeds it:
 - "Adaptive mutex block": contended acquisitions that slept on the turnstile, time =
   emulated block time; printed only when some block time was emulated.
 - seconds: the emulated time the counters cover, all samples' periods, warmup included
-  (emu.report.locks.covered_seconds), as lockstat's is the wall time of its command.
+  (emu.report.lock_records.covered_seconds), as lockstat's is the wall time of its command.
 - rcnt: printed 0.00, as FreeBSD's lockstat prints it: its lsrec_fill() zeroes ls_refcnt
   and nothing sets it (only the pre-DTrace Solaris driver counted references).
 - Lock is the lock's name (FreeBSD prints lo_name); Caller the emulated kernel function,
@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emu.machine import RunResult
-from emu.report.locks import LockRow, covered_seconds, lock_rows
+from emu.machine.supervisor import RunResult
+from emu.report.lock_records import LockRow, covered_seconds, lock_rows
 
 RULE = "-" * 79  # lockstat.c prints "---------------------------------" "-----...(46)"
 HEADER = "%5s %4s %4s %4s %8s %-22s %-24s" % ("Count", "indv", "cuml", "rcnt", "nsec", "Lock",

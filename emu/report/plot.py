@@ -11,7 +11,7 @@ pyplot global state), so every other command starts without it.
 
 from __future__ import annotations
 
-from emu.machines import cost_words, machine_label
+from emu.hw.machine import cost_words, machine_label
 
 VARIANTS = ("processes", "threads")
 COLOURS = {"processes": "tab:blue", "threads": "tab:orange"}

@@ -15,7 +15,7 @@ The layout is FreeBSD's usr.sbin/pmcstat, printf for printf:
 Rows are sorted by samples and stop below pmcstat_threshold (0.5%) or at the display height.
 Writing to a file, pmcstat's "display" is DEFAULT_DISPLAY_WIDTH x HEIGHT = 1024 x 256.
 
-What emu counts (emu/sched/profile.py): the emulated CPUs' unhalted cycles, one sample per
+What emu counts (emu/clock/profile.py): the emulated CPUs' unhalted cycles, one sample per
 DEFAULT_SAMPLE_COUNT (65536) cycles as pmcstat's default -n rate samples them; shares are
 exact shares of cycles.  The event is [UNHALTED_CORE_CYCLES] (bracketed: pmcstat merges
 the per-CPU PMCs of one event, its default).  Samples whose function is unknown are

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from emu.machine import RunResult, Sample
-from emu.report.locks import locks_document
+from emu.machine.supervisor import RunResult, Sample
+from emu.report.lock_records import locks_document
 
 
 def per_second(ops: int, period_s: float) -> int:

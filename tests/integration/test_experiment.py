@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emu.experiment import ExperimentError, load_experiment, run_experiment
-from emu.machine import RunResult, Sample
+from emu.machine.supervisor import RunResult, Sample
 from emu.sweep import Measured
 from tests.conftest import emu
 

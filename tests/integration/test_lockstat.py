@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from emu.report.lock_stat import lock_stat_report, snprint_time
-from emu.report.locks import cycles_to_ns, locks_document
+from emu.report.linux_lock_stat import lock_stat_report, snprint_time
+from emu.report.lock_records import cycles_to_ns, locks_document
 from emu.report.lockstat import lockstat_report
 from tests.conftest import FAST, emu
 

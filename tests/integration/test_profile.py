@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from emu.clock.profile import LOCK_DELAY, MTX_SLEEP, MTX_SPIN, merge_profile
 from emu.report.pmcstat import SAMPLE_CYCLES, format_row, pmcstat_report
-from emu.sched.profile import LOCK_DELAY, MTX_SLEEP, MTX_SPIN, merge_profile
 from tests.conftest import FAST, emu
 
 HEADER = re.compile(r"^PMC: \[UNHALTED_CORE_CYCLES\] Samples: \d+ \(100\.0%\) , \d+ unresolved$")

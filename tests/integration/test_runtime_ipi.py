@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emu.machines import load_machine
+from emu.hw.machine import load_machine
 from tests.conftest import emu
 
 RING = str(Path(__file__).parent.parent / "workloads" / "ipi_ring.py")

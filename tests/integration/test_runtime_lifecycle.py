@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from emu import rundir
+from emu.machine import rundir
 from tests.conftest import EMU
 
 HANG_S = 120  # only a hung run takes this long

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from emu.machine import RunSpec
-from emu.machines import load_machine
-from emu.sched.reference import simulate
+from emu.clock.reference import simulate
+from emu.hw.machine import load_machine
+from emu.machine.supervisor import RunSpec
 from emu.testcases import resolve
 from tests.conftest import emu
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from emu.cpu.tlb import IPI_INVLPG, IPI_INVLTLB, Tlb
+from emu.hw.tlb import IPI_INVLPG, IPI_INVLTLB, Tlb
 from tests.conftest import emu
 
 SHORT = ["-s", "1", "--period", "1ms", "--warmup", "1"]

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from emu.machine import RunFailed, RunResult, Sample
-from emu.machines import load_machine
+from emu.hw.machine import load_machine
+from emu.machine.supervisor import RunFailed, RunResult, Sample
 from emu.report.runtest import FIRST_ROW, HEADER
 from emu.run import UsageError, build_spec
 from emu.sweep import default_tasks, idle_percent, parse_tasks, plan_sweep, run_sweep, step_tasks
@@ -99,7 +99,8 @@ def test_idle_counts_blocked_time_as_idle():
 
 
 class FakeSupervisor:
-    """Stands in for emu.machine.Supervisor: 1000 ops per task per sample (threads 500)."""
+    """Stands in for emu.machine.supervisor.Supervisor: 1000 ops per task per sample
+    (threads 500)."""
 
     fail: set[tuple[str, int]] = set()
     interrupt: set[tuple[str, int]] = set()

@@ -10,9 +10,9 @@ from multiprocessing import shared_memory
 
 import pytest
 
-from emu import rundir
 from emu.epoch import atomics
 from emu.epoch.atomics import Words
+from emu.machine import rundir
 
 FORK = multiprocessing.get_context("fork")
 

@@ -1,4 +1,4 @@
-"""The virtual-time engine alone (emu/sched/engine.py), driven directly: no process, no socket.
+"""The virtual-time engine alone (emu/clock/engine.py), driven directly: no process, no socket.
 
 A fake kernel state stands in for emu/kernel/state.py; batches hold NOP operations, whose
 only effect is time.  A batch's DONE (`reply`) is recorded, so the replies' order is the
@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from emu.clock.engine import STARVED, Engine
 from emu.counters import CounterBoard
 from emu.kernel.ops import OP_NOP
 from emu.protocol import ProtocolError
-from emu.sched.engine import STARVED, Engine
 
 LATENCY = 100  # ipi_latency
 HANDLER = 10   # ipi_handler

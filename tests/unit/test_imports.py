@@ -169,8 +169,8 @@ def test_relative_imports_resolve():
 
 def test_every_module_is_parsed():
     g = graph()
-    assert "emu.cli" in g and "emu.sched.engine" in g
-    assert "emu.machine" in g["emu.cli"] or any(t.startswith("emu.") for t in g["emu.cli"])
+    assert "emu.cli" in g and "emu.clock.engine" in g
+    assert any(t.startswith("emu.") for t in g["emu.cli"])
     assert "emu.epoch._atomics" in g["emu.epoch.atomics"]  # a compiled module is a module
 
 

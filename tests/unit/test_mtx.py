@@ -5,12 +5,11 @@ from __future__ import annotations
 import heapq
 from types import SimpleNamespace
 
-from emu.cpu.td import cost_table
-from emu.kernel.coherence import Coherence
+from emu.hw.coherence import Coherence
+from emu.hw.machine import cost_table, load_machine
+from emu.hw.topology import HOME_SOCKET, Topology
 from emu.kernel.mtx import BLOCK, CONT, PAUSE, SPIN, Mtx, lock_delay_max
-from emu.machines import load_machine
 from emu.run import build_spec
-from emu.topology import HOME_SOCKET, Topology
 
 MACHINE = load_machine()
 COST = cost_table(MACHINE)
@@ -239,7 +238,7 @@ def test_a_line_crossing_into_its_home_socket_pays_the_directory_lookup():
     sharer is priced the same way, from the sharer's cache to the writer."""
     table = build_spec("mmap1_processes", 96, 1, False, False, "skylake-2s", "virtual", 0,
                        "2ms", 0).transfer_table()
-    home, far = 0, 50  # emu homes kernel memory on socket 0 (emu.topology.HOME_SOCKET)
+    home, far = 0, 50  # emu homes kernel memory on socket 0 (emu.hw.topology.HOME_SOCKET)
     assert HOME_SOCKET == TOPO.socket_of(home) != TOPO.socket_of(far)
     assert table[home][far] == COST.line_other_socket < COST.line_other_socket_to_home
     assert table[far][home] == COST.line_other_socket_to_home

@@ -1,13 +1,13 @@
 """--profile's attribution of a kernel path driven by run_local: to its generators, as if
-they were frames (emu/sched/profile.py `_kpath`)."""
+they were frames (emu/clock/profile.py `_kpath`)."""
 
 from __future__ import annotations
 
 import sys
 from types import SimpleNamespace
 
+from emu.clock.profile import _kpath
 from emu.kernel.kthread import Cycles, Rmw, run_local
-from emu.sched.profile import _kpath
 
 
 class Td:

@@ -48,8 +48,8 @@ def test_the_actor_refuses_a_cpu_with_another_registry(monkeypatch):
     """In-process run (the virtual clock's actor): a CPU whose HELLO has another digest
     gets ERROR, and the run fails naming the mismatch."""
     from emu import check
+    from emu.clock import inproc
     from emu.scenarios import DEFAULT, scenario
-    from emu.sched import inproc
 
     monkeypatch.setattr(inproc, "registry_digest", lambda: "f" * 40)
     with pytest.raises(inproc.InprocFailed, match="registry mismatch"):

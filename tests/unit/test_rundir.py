@@ -1,4 +1,4 @@
-"""The run-directory root (emu/rundir.py): where run directories go, which are live, which
+"""The run-directory root (emu/machine/rundir.py): where run directories go, which are live, which
 stale ones are swept, and what is never touched."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from emu import rundir
+from emu.machine import rundir
 
 DEAD_PID = 2**22 + 12345  # beyond pid_max: no such process
 

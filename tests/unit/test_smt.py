@@ -1,14 +1,14 @@
-"""SMT sharing (emu/cpu/smt.py): local work runs slower only while a sibling works."""
+"""SMT sharing (emu/hw/smt.py): local work runs slower only while a sibling works."""
 
 from __future__ import annotations
 
 from heapq import heappop
 
+from emu.clock.engine import BLOCKED, DONE, RUNNING, STARVED, Engine
 from emu.counters import CounterBoard
-from emu.cpu import smt
+from emu.hw import smt
+from emu.hw.machine import load_machine
 from emu.kernel.ops import OP_NOP
-from emu.machines import load_machine
-from emu.sched.engine import BLOCKED, DONE, RUNNING, STARVED, Engine
 
 
 def test_siblings_are_the_runs_threads_of_one_core():

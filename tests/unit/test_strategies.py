@@ -28,7 +28,7 @@ from emu.kernel.strategies import (
     protocol,
     strategy,
 )
-from emu.kernel.vmspace import local_ctx
+from emu.kernel.vm_state import local_ctx
 
 ROOT = Path(__file__).resolve().parents[2]
 DISCOVERED = [(kind, name) for kind in KINDS for name in STRATEGIES[kind]]

@@ -5,7 +5,7 @@ cycles before each, and ship them in BATCHes without waiting for the outcome (th
 cannot change the CPU's control flow).  At most `window` batches are in flight, so a CPU
 runs at most that far ahead of the actor.
 
-Actor side (`actor_loop`): feeds batches to the engine (emu/sched/engine.py), which sequences
+Actor side (`actor_loop`): feeds batches to the engine (emu/clock/engine.py), which sequences
 all CPUs in (vtime, cpu, seq) order, and sends back DONE replies and interrupts.
 
 Interrupts and the TLB.  An INTR may reach this process while it runs ahead of, or behind,
@@ -25,10 +25,11 @@ import time
 
 import zmq
 
+from emu.clock.engine import Engine
 from emu.counters import CounterBoard
-from emu.cpu import smt
 from emu.cpu.interrupts import handle_interrupt
 from emu.cpu.td import RunEnded, Td
+from emu.hw import smt
 from emu.kernel.kcalls import check_registry
 from emu.kernel.ops import OP_NOP
 from emu.kernel.state import KernelState
@@ -45,7 +46,6 @@ from emu.protocol import (
     pack,
     unpack,
 )
-from emu.sched.engine import Engine
 
 BATCH_OPS = 256  # operations per BATCH: one message is worth hundreds of events
 WINDOW = 2       # batches in flight per CPU
@@ -68,7 +68,7 @@ class VirtualTd(Td):
         self.ret: object = None    # the last RET: a kernel call's value
 
     def smt_speed(self, machine, cpus) -> float:
-        return 1.0  # the engine stretches local work while a sibling works (emu/cpu/smt.py)
+        return 1.0  # the engine stretches local work while a sibling works (emu/hw/smt.py)
 
     # ---- kernel-facing operations
 
@@ -227,7 +227,7 @@ def _serve(router: zmq.Socket, engine: Engine, alive: callable, publish: callabl
 def engine_args(spec, board: CounterBoard) -> dict:
     """The engine's parameters for a run (the interrupt costs come from the preset)."""
     from emu.cpu.interrupts import handler_cycles
-    from emu.cpu.td import cost_table
+    from emu.hw.machine import cost_table
 
     cost = cost_table(spec.machine)
     return dict(cpus=spec.cpus, board=board, period=spec.period_cycles,
@@ -248,7 +248,7 @@ def start_kthreads(ks: KernelState, spec) -> None:
 def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd:
     cls = VirtualTd
     if spec.profile:
-        from emu.sched.profile import ProfilingTd as cls
+        from emu.clock.profile import ProfilingTd as cls
     return cls(spec.cpus[task], task, spec.machine, spec.kernel, spec.seed,
                sock=sock, board=board)
 
@@ -257,7 +257,7 @@ def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> Non
     """The actor's side: the engine over the run's kernel state, served until the end."""
     cls = Engine
     if spec.profile:
-        from emu.sched.profile import ProfilingEngine as cls
+        from emu.clock.profile import ProfilingEngine as cls
     engine = cls(**engine_args(spec, board))
     ks = KernelState(spec, engine)
     engine.attach(ks)

@@ -6,9 +6,9 @@ import os
 
 import zmq
 
-from emu.children import Stopped, become_child, report_failure, save_on_sigterm
+from emu.clock import clock_module
 from emu.counters import CounterBoard
-from emu.sched import clock_module
+from emu.machine.children import Stopped, become_child, report_failure, save_on_sigterm
 
 
 def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emu.machines import Machine
-from emu.topology import Topology
+from emu.hw.machine import Machine
+from emu.hw.topology import Topology
 
 
 def slowdown(machine: Machine) -> float:

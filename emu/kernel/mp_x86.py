@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from emu.cpu.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB, IPI_RENDEZVOUS
+from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB, IPI_RENDEZVOUS
 from emu.kernel.kcalls import caller
 from emu.kernel.kthread import NOW, Cycles, Ipi, KCtx, Lock, Unlock, Write, gcall
 from emu.kernel.vm_page import PAGE_SHIFT, PAGE_SIZE
-from emu.kernel.vmspace import Pmap
+from emu.kernel.vm_state import Pmap
 
 PMAP_INVLPG_THRESHOLD = 4096 * PAGE_SIZE
 SHOOTDOWN = caller("smp_targeted_tlb_shootdown")

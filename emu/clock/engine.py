@@ -9,7 +9,7 @@ yet acknowledged bounds the horizon the same way, at its delivery time.
 
 Operations are (op, pre, arg) triples: `pre` local cycles, then the operation on shared
 state.  A `pre` is stretched while another thread of the CPU's core computes: SMT sharing,
-decided when the stretch begins (emu/cpu/smt.py; smt.stretch, inlined here).  Critical
+decided when the stretch begins (emu/hw/smt.py; smt.stretch, inlined here).  Critical
 sections are delegated whole (LOCK, pre, ..., UNLOCK), as in Remote Core Locking, so a
 contended lock costs the host no round trip.  What an operation does to the
 shared state is the kernel model's business (emu/kernel/state.py): the engine only orders.
@@ -90,7 +90,7 @@ class Engine:
                  smt_slowdown: float = 1.0,
                  siblings: dict[int, list[int]] | None = None) -> None:
         self.threads = {cpu: Thread(cpu, task, period) for task, cpu in enumerate(cpus)}
-        # SMT sharing (emu/cpu/smt.py): local work is stretched while a sibling works.
+        # SMT sharing (emu/hw/smt.py): local work is stretched while a sibling works.
         self.smt_slowdown = smt_slowdown
         for th in self.threads.values():
             th.siblings = [self.threads[c] for c in (siblings or {}).get(th.cpu, ())]
@@ -305,7 +305,7 @@ class Engine:
 
     @staticmethod
     def sibling_works(th: Thread) -> bool:
-        """Whether another thread of th's core computes now (SMT sharing: emu/cpu/smt.py);
+        """Whether another thread of th's core computes now (SMT sharing: emu/hw/smt.py);
         one that waits (spins, sleeps, awaits ACKs) or has finished does not."""
         for sib in th.siblings:
             if sib.state != BLOCKED and sib.state != DONE:

@@ -10,8 +10,8 @@ from importlib import import_module
 from types import ModuleType
 
 CLOCKS = {
-    "virtual": "emu.sched.virtual",  # exact, reproducible (default)
-    "wall": "emu.sched.wall",        # host time, free-running, NOT reproducible
+    "virtual": "emu.clock.virtual",  # exact, reproducible (default)
+    "wall": "emu.clock.wall",        # host time, free-running, NOT reproducible
 }
 
 

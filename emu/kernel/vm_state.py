@@ -6,7 +6,7 @@ objects, page table and PV entries live in its CPU process (`local_vm`), and the
 over them run there.  A `_threads` address space is shared by every task: its state lives in
 the kernel actor (`shared_vm`) and the paths over it run there as kernel calls, touching the
 cache lines a real CPU would (page-table lines, PV list locks, the pmap mutex).  The TLBs stay
-in the CPU processes either way (emu/cpu/tlb.py).
+in the CPU processes either way (emu/hw/tlb.py).
 
 Each CPU process also keeps its own copy of the map's *ranges* (emu/kernel/proc.py VmMap),
 which is what mmap's vm_map_findspace and munmap's entry walk use; the objects behind the

@@ -23,7 +23,7 @@ each half is attributed where it is known:
   caller.
 
 Local cycles are counted as the CPU issued them; the engine stretches them while an SMT
-sibling works (emu/cpu/smt.py), and `ProfilingEngine` adds up, per CPU, the cycles that
+sibling works (emu/hw/smt.py), and `ProfilingEngine` adds up, per CPU, the cycles that
 stretching added in the batches the CPU committed.  The merge spreads them over that
 CPU's local functions in proportion to their cycles: a slowed thread's functions take
 longer, as UNHALTED_CORE_CYCLES would see them.
@@ -46,12 +46,12 @@ from pathlib import Path
 from types import CodeType, FrameType, GeneratorType
 
 import emu
-from emu.cpu import smt
+from emu.clock.engine import BLOCKED, Engine
+from emu.clock.virtual import VirtualTd
 from emu.cpu.libc import Ctx
+from emu.hw import smt
 from emu.kernel.kthread import run_local
 from emu.kernel.ops import OP_IPI, OP_WIDTH
-from emu.sched.engine import BLOCKED, Engine
-from emu.sched.virtual import VirtualTd
 
 CPU_FILE = "profile-cpu{cpu}.json"
 ACTOR_FILE = "profile-actor.json"
@@ -64,7 +64,7 @@ KERNEL, LIBC = "kernel", "libc.so.7"
 _EMU_DIR = str(Path(emu.__file__).parent)
 _LIBC_FILE = sys.modules[Ctx.__module__].__file__
 _USER_GLUE = {Ctx.iterations.fset.__code__}  # `ctx.iterations += 1`: the testcase's own loop
-_ROOTS = ("emu/cpu/process.py", "emu/sched/")  # frames above the testcase: no caller
+_ROOTS = ("emu/machine/cpu.py", "emu/clock/")  # frames above the testcase: no caller
 
 
 def _image(code: CodeType, testcase: str) -> str:

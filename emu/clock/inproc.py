@@ -17,14 +17,14 @@ from collections.abc import Callable
 
 import zmq
 
+from emu.clock.engine import Engine
+from emu.clock.virtual import VirtualTd, _serve, engine_args, start_kthreads
 from emu.counters import H_STATE, STATE_RUNNING, CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
 from emu.kernel.kcalls import registry_digest
 from emu.kernel.state import KernelState
 from emu.protocol import BATCH, BYE, HELLO, pack, unpack
-from emu.sched.engine import Engine
-from emu.sched.virtual import VirtualTd, _serve, engine_args, start_kthreads
 
 
 class _Queue:

@@ -1,6 +1,6 @@
 """Machine presets: topology, clock rate and the cost table of an emulated machine.
 
-Each preset is a TOML file beside this module; every cost carries a one-line reason in it.
+Each preset is a TOML file in presets/; every cost carries a one-line reason in it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 
 from emu.units import parse_duration
 
@@ -77,7 +78,8 @@ def machine_label(name: str, changed: Mapping[str, float]) -> str:
 
 def preset_names() -> list[str]:
     return sorted(
-        p.name[:-5] for p in resources.files(__package__).iterdir() if p.name.endswith(".toml")
+        p.name[:-5] for p in resources.files(__package__).joinpath("presets").iterdir()
+        if p.name.endswith(".toml")
     )
 
 
@@ -85,7 +87,7 @@ def _text(name_or_path: str) -> str:
     path = Path(name_or_path)
     if name_or_path.endswith(".toml") and path.exists():
         return path.read_text()
-    res = resources.files(__package__) / f"{name_or_path}.toml"
+    res = resources.files(__package__) / "presets" / f"{name_or_path}.toml"
     if not res.is_file():
         known = ", ".join(preset_names())
         raise MachineError(f"unknown machine preset {name_or_path!r} (known: {known})")
@@ -173,3 +175,9 @@ def _cost_value(machine: Machine, name: str, text: str) -> float:
     if not ok or not math.isfinite(value):
         raise MachineError(f"cost {name} is {kind}, {rule}: not {text!r}")
     return value if name in NOT_CYCLES and name != "tlb_entries" else int(round(value))
+
+
+def cost_table(machine: Machine) -> SimpleNamespace:
+    """The preset's costs as attributes (`td.cost.syscall`), cycles as ints."""
+    return SimpleNamespace(**{
+        k: (v if isinstance(v, float) else int(v)) for k, v in machine.costs.items()})

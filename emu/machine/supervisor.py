@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from emu import rundir
-from emu.children import read_failure
 from emu.counters import (
     H_EVENTS,
     H_HEARTBEAT,
@@ -40,12 +38,14 @@ from emu.counters import (
     T_SHOOTDOWNS,
     CounterBoard,
 )
+from emu.hw.machine import Machine
+from emu.hw.topology import HOME_SOCKET, OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
 from emu.kernel.config import KernelConfig, build_kernel
 from emu.kernel.state import DETAIL_FILE
 from emu.kernel.strategies import choose
-from emu.machines import Machine
+from emu.machine import rundir
+from emu.machine.children import read_failure
 from emu.testcases import Testcase
-from emu.topology import HOME_SOCKET, OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
 
 if TYPE_CHECKING:
     from emu.stats import StatsProbe
@@ -150,7 +150,7 @@ class RunResult:
     ipis_acked: int = 0        # ACKs the initiators got back (each IPI is acknowledged)
     tlb_shootdowns: int = 0    # smp_targeted_tlb_shootdown calls that sent IPIs
     error: str | None = None
-    profile: dict | None = None  # --profile: emu.sched.profile.read_profile's result
+    profile: dict | None = None  # --profile: emu.clock.profile.read_profile's result
 
     @property
     def warmup_samples(self) -> list[Sample]:
@@ -248,9 +248,9 @@ class Supervisor:
         return self.result
 
     def _start(self) -> None:
-        from emu.cpu.process import cpu_main
-        from emu.kernel.actor import actor_main
-        from emu.sched import clock_module
+        from emu.clock import clock_module
+        from emu.machine.actor import actor_main
+        from emu.machine.cpu import cpu_main
 
         clock_module(self.spec.clock)  # imported once here, shared by every forked child
 
@@ -440,7 +440,7 @@ class Supervisor:
                 _signal(p, signal.SIGKILL)
                 p.join(1.0)
         if self.spec.profile and self.spec.rundir and self.board is not None:
-            from emu.sched.profile import read_profile
+            from emu.clock.profile import read_profile
 
             self.result.profile = read_profile(self.spec.rundir, self.spec, self.result.locks)
         if self.spec.rundir:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emu.machines import Machine
+from emu.hw.machine import Machine
 
 # Distance classes between two CPUs, used by the cache-line model to price a transfer.
 SAME_CPU, SMT_SIBLING, SAME_SOCKET, OTHER_SOCKET = 0, 1, 2, 3

@@ -7,13 +7,13 @@ import signal
 
 import zmq
 
-from emu.children import Stopped, become_child, report_failure, save_on_sigterm
+from emu.clock import clock_module
 from emu.counters import CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
 from emu.kernel.kcalls import registry_digest
+from emu.machine.children import Stopped, become_child, report_failure, save_on_sigterm
 from emu.protocol import HELLO, pack
-from emu.sched import clock_module
 
 
 def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
-from emu.cpu import smt
 from emu.cpu.interrupts import handler_cycles
 from emu.cpu.libc import Ctx
-from emu.cpu.td import Td, cost_table
+from emu.cpu.td import Td
+from emu.hw import smt
+from emu.hw.machine import cost_table
 from emu.kernel.ops import RUN
 from emu.kernel.state import KernelState
 from emu.kernel.thread import ModelThread
-from emu.machine import RunSpec
+from emu.machine.supervisor import RunSpec
 
 
 class _StreamFull(Exception):
@@ -36,7 +37,7 @@ class RecordingTd(Td):
         self.limit = limit
 
     def smt_speed(self, machine, cpus) -> float:
-        return 1.0  # simulate() stretches local work while a sibling works (emu/cpu/smt.py)
+        return 1.0  # simulate() stretches local work while a sibling works (emu/hw/smt.py)
 
     def cycles(self, n: int) -> None:
         self.pre += self.local(n)

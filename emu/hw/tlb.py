@@ -6,7 +6,7 @@ entry from a fresh one.  The second-level TLB of a Skylake core holds 1536 entri
 oldest fill is evicted first.
 
 Remote invalidations (TLB shootdown IPIs) are *posted* with their virtual delivery time and
-applied by `deliver(T)` once the CPU knows it is at T (emu/sched/virtual.py explains why
+applied by `deliver(T)` once the CPU knows it is at T (emu/clock/virtual.py explains why
 this is exact); under the wall clock they are applied on arrival.
 """
 
