@@ -29,8 +29,8 @@ from emu.hw.machine import load_machine
 from emu.hw.topology import Topology
 from emu.kernel.invariant import Checker
 from emu.kernel.strategies import STRATEGIES
-from emu.kernel.vm_state import MapEntry
-from emu.machine.supervisor import RunSpec
+from emu.kernel.vm_map import MapEntry
+from emu.machine.spec import RunSpec
 from emu.scenarios import DEFAULT, scenario
 from emu.testcases import Testcase
 

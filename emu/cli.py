@@ -151,7 +151,8 @@ def experiment(
 ) -> None:
     """Run a matrix of testcases x strategies x tasks x seeds; write JSON, CSV, plots,
     ministat comparisons and report.md."""
-    from emu.experiment import ExperimentError, load_experiment, run_experiment
+    from emu.experiment.model import ExperimentError, load_experiment
+    from emu.experiment.run import run_experiment
 
     try:
         exp = load_experiment(file, out)

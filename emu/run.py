@@ -8,7 +8,8 @@ import sys
 from emu.clock import CLOCKS
 from emu.hw.machine import MachineError, load_machine, set_costs
 from emu.kernel.strategies import STRATEGIES, choose
-from emu.machine.supervisor import RunFailed, RunResult, RunSpec, Supervisor
+from emu.machine.spec import RunFailed, RunResult, RunSpec
+from emu.machine.supervisor import Supervisor
 from emu.report.wis import WillItScaleStream, write_json
 from emu.testcases import TestcaseError, resolve
 from emu.units import format_duration, parse_duration

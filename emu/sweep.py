@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TextIO
 
 from emu.hw.machine import Machine, MachineError, load_machine, set_costs
-from emu.machine.supervisor import RunFailed, RunResult, RunSpec, Supervisor
+from emu.machine.spec import RunFailed, RunResult, RunSpec
+from emu.machine.supervisor import Supervisor
 from emu.report.lock_records import covered_seconds
 from emu.report.plot import PlotError, plot_sweeps, require_matplotlib
 from emu.report.runtest import FAILED, FIRST_ROW, HEADER, Row

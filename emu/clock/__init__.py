@@ -15,8 +15,16 @@ CLOCKS = {
 }
 
 
-def clock_module(name: str) -> ModuleType:
+# `--profile`: a clock's profiling twin, the same clock with counting Td and engine.
+PROFILERS = {
+    "virtual": "emu.clock.profile",
+}
+
+
+def clock_module(name: str, profile: bool = False) -> ModuleType:
     try:
-        return import_module(CLOCKS[name])
+        return import_module((PROFILERS if profile else CLOCKS)[name])
     except KeyError:
+        if profile and name in CLOCKS:
+            raise ValueError(f"--profile needs the virtual clock, not {name!r}") from None
         raise ValueError(f"unknown clock {name!r} (known: {', '.join(CLOCKS)})") from None

@@ -120,6 +120,9 @@ class Engine:
             self.words[board.ring_index(th.task, 0)] = 0
             self.words[board.task_index(th.task, T_PASSED)] = 1
 
+    def finish(self, rundir: str) -> None:
+        """The run is over: leave what this engine kept for the supervisor (a hook)."""
+
     def attach(self, ks) -> None:
         """Give the engine its kernel state, and the kernel state its sequencer."""
         self.ks = ks

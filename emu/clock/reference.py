@@ -11,6 +11,7 @@ tests/test_runtime_reference.py.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from typing import TYPE_CHECKING
 
 from emu.cpu.interrupts import handler_cycles
 from emu.cpu.libc import Ctx
@@ -20,7 +21,9 @@ from emu.hw.machine import cost_table
 from emu.kernel.ops import RUN
 from emu.kernel.state import KernelState
 from emu.kernel.thread import ModelThread
-from emu.machine.supervisor import RunSpec
+
+if TYPE_CHECKING:
+    from emu.machine.spec import RunSpec
 
 
 class _StreamFull(Exception):

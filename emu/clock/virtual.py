@@ -245,19 +245,15 @@ def start_kthreads(ks: KernelState, spec) -> None:
     start_pagedaemon(ks, spec)
 
 
-def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard) -> VirtualTd:
-    cls = VirtualTd
-    if spec.profile:
-        from emu.clock.profile import ProfilingTd as cls
+def make_td(spec, task: int, sock: zmq.Socket, board: CounterBoard,
+            cls: type[VirtualTd] = VirtualTd) -> VirtualTd:
     return cls(spec.cpus[task], task, spec.machine, spec.kernel, spec.seed,
                sock=sock, board=board)
 
 
-def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> None:
+def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable,
+          cls: type[Engine] = Engine) -> None:
     """The actor's side: the engine over the run's kernel state, served until the end."""
-    cls = Engine
-    if spec.profile:
-        from emu.clock.profile import ProfilingEngine as cls
     engine = cls(**engine_args(spec, board))
     ks = KernelState(spec, engine)
     engine.attach(ks)
@@ -274,5 +270,4 @@ def serve(router: zmq.Socket, spec, board: CounterBoard, alive: callable) -> Non
         actor_loop(router, engine, board, alive, publish)
     finally:
         ks.write_detail(spec.rundir)
-        if spec.profile:
-            engine.write_profile(spec.rundir)
+        engine.finish(spec.rundir)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from emu.kernel.invariant import CHECK_ACCESS
 from emu.kernel.kthread import run_local
+from emu.kernel.pmap import local_pmap
 from emu.kernel.vm_fault import VM_ACCESS_K, vm_access
 from emu.kernel.vm_page import PAGE_MASK
-from emu.kernel.vm_state import local_ctx, local_pmap
+from emu.kernel.vm_state import local_ctx
 
 if TYPE_CHECKING:
     from emu.cpu.td import Td
@@ -49,7 +50,7 @@ def user_access(td: Td, p: Proc, va: int, write: bool) -> None:
         return
     if e is not None and (e[1] or not write):
         return
-    local_pmap(td, p)
+    local_pmap(local_ctx(td), p)
     r = run_local(td, vm_access(local_ctx(td), p.pid, va, int(write)))
     if r is None:
         raise SegmentationFault(f"CPU {td.cpu}: no mapping allows access to {va:#x}")

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
 
 from emu.kernel.locks import LockTable
-from emu.kernel.proc import Proc, make_procs
+from emu.kernel.proc import Proc
 from emu.kernel.strategies import KINDS, choose, strategy
+from emu.kernel.vm_map import VmMap
 from emu.kernel.vm_state import NPV_LIST_LOCKS, VmState, shared_vm_state
 
 
@@ -107,3 +108,12 @@ def vm_configure(kc: KernelConfig) -> None:
         if p.shared:
             kc.lock_line(p.vm_map.lock_id)
             kc.lock_line(p.pmap_lock)
+
+
+def make_procs(mode: str, tasks: int, locks: LockTable) -> list[Proc]:
+    """The process each task runs in: its own (`processes`) or one shared (`threads`)."""
+    if mode == "threads":
+        shared = Proc(pid=100, vm_map=VmMap(lock_id=locks.add("vm map (user)")),
+                      pmap_lock=locks.add("pmap (user)"))
+        return [shared] * tasks
+    return [Proc(pid=100 + i, vm_map=VmMap(lock_id=None)) for i in range(tasks)]

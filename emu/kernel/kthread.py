@@ -342,11 +342,9 @@ def gcall(gen_fn: Callable[..., KPath], blocking: bool = True) -> int:
     """Register kernel path gen_fn(ctx, *args) as a kernel call; returns its id.
     `blocking=False`: it never blocks (no Lock, Ipi, Sleep, Delay), so the wall clock's CPU
     need not wait for it."""
-    from emu.kernel.vm_state import actor_ctx
-
     def handler(ks, th, t: int) -> int | None:
         args, th.args = th.args, []
-        return start(ks, th, gen_fn(actor_ctx(ks, th), *args), t)
+        return start(ks, th, gen_fn(KCtx(ks.cost, th.cpu, ks.vm, ks=ks, th=th), *args), t)
 
     handler.__name__ = gen_fn.__name__
     handler.__qualname__ = gen_fn.__qualname__   # its name in kcalls.registry_digest

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB, IPI_RENDEZVOUS
+from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB
 from emu.kernel.kcalls import caller
-from emu.kernel.kthread import NOW, Cycles, Ipi, KCtx, Lock, Unlock, Write, gcall
-from emu.kernel.vm_page import PAGE_SHIFT, PAGE_SIZE
-from emu.kernel.vm_state import Pmap
+from emu.kernel.kthread import NOW, Ipi, KCtx, Lock, Unlock, Write
 
-PMAP_INVLPG_THRESHOLD = 4096 * PAGE_SIZE
 SHOOTDOWN = caller("smp_targeted_tlb_shootdown")
 
 
@@ -53,40 +50,13 @@ def _range(vector: int, a1: int, a2: int) -> str:
     return "all" if vector == IPI_INVLTLB else f"{a1:#x}-{a2:#x}"
 
 
-def _others(k: KCtx, pmap: Pmap) -> set[int]:
-    return pmap.pm_active - {k.cpu}
 
 
-def pmap_invalidate_page(k: KCtx, pmap: Pmap, va: int) -> Iterator:
-    if k.cpu in pmap.pm_active:
-        yield Cycles(k.cost.invlpg)
-        if k.td is not None:
-            k.td.tlb.invlpg(va)
-    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLPG, va, va + PAGE_SIZE)
 
 
-def pmap_invalidate_range(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
-    if eva - sva >= PMAP_INVLPG_THRESHOLD:
-        yield from pmap_invalidate_all(k, pmap)
-        return
-    if k.cpu in pmap.pm_active:
-        yield Cycles(k.cost.invlpg * ((eva - sva) >> PAGE_SHIFT))
-        if k.td is not None:
-            k.td.tlb.invlrng(sva, eva)
-    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLRNG, sva, eva)
 
 
-def pmap_invalidate_all(k: KCtx, pmap: Pmap) -> Iterator:
-    if k.cpu in pmap.pm_active:
-        yield Cycles(k.cost.invltlb)
-        if k.td is not None:
-            k.td.tlb.invltlb()
-    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLTLB, 0, 0)
 
 
-def _ipi_rendezvous(k: KCtx, target: int) -> Iterator:
-    """td.ipi under the wall clock: the generic vector to one CPU, waiting for its ACK."""
-    yield Ipi((target,), IPI_RENDEZVOUS)
 
 
-IPI_K = gcall(_ipi_rendezvous)

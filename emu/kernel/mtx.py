@@ -37,13 +37,24 @@ lock computes, for every spinner that could see the release, when it would.
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Protocol
 
 from emu.counters import L_HOLD_MIN, L_WAIT_MIN, LOCK_FIELDS, LOCK_WORDS, note_extremes
-from emu.hw.coherence import leg
+from emu.hw.coherence import Coherence, leg
 
 if TYPE_CHECKING:
-    from emu.kernel.state import KernelState
+    from emu.kernel.ops import Sequencer
+
+
+class MtxHome(Protocol):
+    """What a mutex needs of the kernel state it lives in (emu/kernel/state.py)."""
+
+    coh: Coherence                # the lock word's line
+    cost: SimpleNamespace
+    lock_lines: list              # each lock's line
+    transfer: list[list[int]]     # line transfer cycles between CPUs
+    sim: Sequencer                # who resumes a waiter
 
 # Index of each statistic in a lock's counter row (see emu.counters.LOCK_FIELDS).
 ACQ, CONT, SPIN, BLOCK, HOLD, EVENTS = range(6)
@@ -83,7 +94,7 @@ class Mtx:
                  "acquired_at", "spinners", "nspinning", "blocked", "inflight",
                  "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
-    def __init__(self, ks: KernelState, name: str, lock_id: int, spin: bool = False) -> None:
+    def __init__(self, ks: MtxHome, name: str, lock_id: int, spin: bool = False) -> None:
         self.ks = ks
         self.name = name
         self.lock_id = lock_id

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB
 from emu.kernel.invl import (
     DI_ENTER,
     DI_EXIT,
@@ -27,27 +28,53 @@ from emu.kernel.invl import (
 )
 from emu.kernel.kcalls import caller
 from emu.kernel.kthread import NOW, SYNC, Call, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall
-from emu.kernel.mp_x86 import (
-    PMAP_INVLPG_THRESHOLD,
-    pmap_invalidate_all,
-    pmap_invalidate_page,
-    pmap_invalidate_range,
-)
+from emu.kernel.mp_x86 import smp_targeted_tlb_shootdown
 from emu.kernel.proc import IMAGE_END
-from emu.kernel.vm_page import PAGE_SHIFT, VmPage
-from emu.kernel.vm_state import (
-    PG_A,
-    PG_M,
-    PG_MANAGED,
-    PG_RW,
-    PG_U,
-    PG_V,
-    Pmap,
-    local_pmap,
-)
+from emu.kernel.vm_page import PAGE_SHIFT, PAGE_SIZE, VmPage
 
 if TYPE_CHECKING:
     from emu.kernel.proc import Proc
+
+# amd64 PTE bits (pmap.h): valid, writable, user, accessed, modified, managed (PG_AVAIL2).
+PG_V, PG_RW, PG_U, PG_A, PG_M, PG_MANAGED = 0x001, 0x002, 0x004, 0x020, 0x040, 0x400
+
+PMAP_INVLPG_THRESHOLD = 4096 * PAGE_SIZE
+
+
+class Pmap:
+    """A page table (va -> pte, the frame in the bits above 12) and pm_active."""
+
+    __slots__ = ("pid", "lock_id", "pte", "pm_active")
+
+    def __init__(self, pid: int, lock_id: int | None) -> None:
+        self.pid = pid
+        self.lock_id = lock_id      # PMAP_LOCK: a shared mutex, or None (private)
+        self.pte: dict[int, int] = {}
+        self.pm_active: set[int] = set()
+
+    def vas(self, sva: int, eva: int) -> list[int]:
+        """The mapped pages in [sva, eva), in address order."""
+        pte = self.pte
+        if (eva - sva) >> PAGE_SHIFT <= len(pte):
+            return [va for va in range(sva, eva, 1 << PAGE_SHIFT) if va in pte]
+        return sorted(va for va in pte if sva <= va < eva)
+
+
+def pt_line(pid: int, va: int) -> tuple:
+    """The cache line of a PTE: eight 8-byte PTEs, 32 KB of address space."""
+    return ("pte", pid, va >> 15)
+
+
+def local_pmap(k: KCtx, p: Proc) -> Pmap:
+    """A private address space's pmap (made at its first use: pmap_activate)."""
+    vm = k.vm
+    pmap = vm.pmaps.get(p.pid)
+    if pmap is None:
+        pmap = vm.pmaps[p.pid] = Pmap(p.pid, None)
+        pmap.pm_active.add(k.cpu)   # a private space runs on this CPU only
+        vm.ranges[p.pid] = p.vm_map.entries
+    return pmap
+
 
 MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE = range(6)
 
@@ -230,6 +257,39 @@ def pmap_remove_write(k: KCtx, m: VmPage) -> Iterator:
     yield from pmap_delayed_invl_wait(k, m)
 
 
+# ------------------------------------------------------------------ TLB invalidation
+
+def _others(k: KCtx, pmap: Pmap) -> set[int]:
+    return pmap.pm_active - {k.cpu}
+
+
+def pmap_invalidate_page(k: KCtx, pmap: Pmap, va: int) -> Iterator:
+    if k.cpu in pmap.pm_active:
+        yield Cycles(k.cost.invlpg)
+        if k.td is not None:
+            k.td.tlb.invlpg(va)
+    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLPG, va, va + PAGE_SIZE)
+
+
+def pmap_invalidate_range(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
+    if eva - sva >= PMAP_INVLPG_THRESHOLD:
+        yield from pmap_invalidate_all(k, pmap)
+        return
+    if k.cpu in pmap.pm_active:
+        yield Cycles(k.cost.invlpg * ((eva - sva) >> PAGE_SHIFT))
+        if k.td is not None:
+            k.td.tlb.invlrng(sva, eva)
+    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLRNG, sva, eva)
+
+
+def pmap_invalidate_all(k: KCtx, pmap: Pmap) -> Iterator:
+    if k.cpu in pmap.pm_active:
+        yield Cycles(k.cost.invltlb)
+        if k.td is not None:
+            k.td.tlb.invltlb()
+    yield from smp_targeted_tlb_shootdown(k, _others(k, pmap), IPI_INVLTLB, 0, 0)
+
+
 # ------------------------------------------------------------------ shared spaces: kernel calls
 
 def _pmap_remove_k(k: KCtx, pid: int, sva: int, eva: int) -> Iterator:
@@ -276,7 +336,7 @@ def pmap_remove(k: KCtx, p: Proc, sva: int, eva: int) -> Iterator:
         else:
             td.tlb.invlrng(sva, eva)
     else:
-        pmap = local_pmap(td, p)
+        pmap = local_pmap(k, p)
         if pmap.pte and pmap.vas(sva, eva):
             yield from _pmap_remove(k, pmap, sva, eva)
         else:
@@ -300,7 +360,7 @@ def pmap_advise(k: KCtx, p: Proc, sva: int, eva: int, advice: int) -> Iterator:
         yield Call(PMAP_ADVISE_K, (p.pid, sva, eva, advice))
         td.tlb.invltlb()
     else:
-        yield from _pmap_advise(k, local_pmap(td, p), sva, eva, advice)
+        yield from _pmap_advise(k, local_pmap(k, p), sva, eva, advice)
     if track:
         yield Call(DI_EXIT)
     yield from di.pmap_delayed_invl_finished(k)
@@ -312,6 +372,6 @@ def pmap_activate(k: KCtx, p: Proc, on: bool = True) -> Iterator:
     if p.shared:
         yield Call(PMAP_ACTIVATE_K, (p.pid, int(on)))
     else:
-        local_pmap(k.td, p)
+        local_pmap(k, p)
     if not on:
         k.td.tlb.invltlb()

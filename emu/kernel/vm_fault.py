@@ -27,7 +27,7 @@ from emu.kernel.kthread import (
     gcall,
     wakeup,
 )
-from emu.kernel.pmap import pmap_enter
+from emu.kernel.pmap import PG_A, PG_M, PG_RW, PG_V, pmap_enter
 from emu.kernel.vm_page import (
     OBJT_DEFAULT,
     OBJT_VNODE,
@@ -37,7 +37,6 @@ from emu.kernel.vm_page import (
     vm_page_alloc,
     vm_page_free,
 )
-from emu.kernel.vm_state import PG_A, PG_M, PG_RW, PG_V
 
 VM_FAULT = caller("vm_fault")
 

@@ -9,17 +9,57 @@ delete by a kernel call (emu/kernel/vm_state.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from emu.kernel.kthread import SYNC, Call, Cycles, KCtx, Lock, Unlock, gcall
-from emu.kernel.pmap import pmap_advise, pmap_remove
-from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, vm_page_free
-from emu.kernel.vm_state import MapEntry, local_pmap
+from emu.kernel.pmap import local_pmap, pmap_advise, pmap_remove
+from emu.kernel.proc import IMAGE_END, USER_BASE
+from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, VmObject, vm_page_free
 
 if TYPE_CHECKING:
-    from emu.kernel.proc import Proc, VmMap
+    from emu.kernel.proc import Proc
 
 KERN_SUCCESS, KERN_NO_SPACE = 0, 3
+
+
+@dataclass
+class VmMap:
+    """A process's map of address ranges (sys/vm/vm_map.h: struct vm_map)."""
+
+    lock_id: int | None          # a shared lock in the actor, or None: private to one CPU
+    min_offset: int = USER_BASE
+    max_offset: int = 0x0000_7fff_ffff_f000
+    entries: dict[int, int] = field(default_factory=dict)  # start -> end
+    hint: int = 0                # where vm_map_findspace starts looking
+
+    def findspace(self, length: int) -> int:
+        """First-fit from the hint, like vm_map_findspace's common case, above the image."""
+        start = max(self.hint, IMAGE_END)
+        for s, e in sorted(self.entries.items()):
+            if e <= start:
+                continue
+            if s >= start + length:
+                break
+            start = e
+        if start + length > self.max_offset:
+            return -1
+        return start
+
+
+class MapEntry:
+    """A vm_map_entry: its object (None until the first fault of an anonymous mapping),
+    the object's page at `start`, copy-on-write (a private file mapping) with the shadow
+    object its written pages go to, and whether it may be written."""
+
+    __slots__ = ("start", "end", "object", "offset", "cow", "shadow", "writable")
+
+    def __init__(self, start: int, end: int, obj: VmObject | None, offset: int, cow: bool,
+                 writable: bool) -> None:
+        self.start, self.end = start, end
+        self.object, self.offset = obj, offset
+        self.cow, self.shadow, self.writable = cow, None, writable
+
 THREAD_WINDOW = 1 << 36   # each thread's copy of a shared map finds space in its own 64 GB
 
 
@@ -93,7 +133,7 @@ def vm_map_insert(k: KCtx, p: Proc, start: int, end: int, spec: MapSpec = ANON) 
         yield Call(VM_MAP_INSERT_K, (p.pid, start, end, spec.fid, spec.offset,
                                      spec.cow | spec.writable << 1 | spec.charged << 2))
     elif spec is not ANON:
-        local_pmap(k.td, p)
+        local_pmap(k, p)
         vm = k.vm
         vm.map(p.pid)[start] = _entry(vm, start, end, spec)
 

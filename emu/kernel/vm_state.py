@@ -16,45 +16,16 @@ ranges are here.
 from __future__ import annotations
 
 from emu.kernel.kthread import KCtx
+from emu.kernel.pmap import Pmap, pt_line
+from emu.kernel.vm_map import MapEntry
 from emu.kernel.vm_page import OBJT_DEFAULT, PAGE_SHIFT, PhysMem, VmObject, VmPage
 
 NPV_LIST_LOCKS = 256   # amd64 pmap.c: NPV_LIST_LOCKS = MAXCPU, hashed by 2MB frame
 
-# amd64 PTE bits (pmap.h): valid, writable, user, accessed, modified, managed (PG_AVAIL2).
-PG_V, PG_RW, PG_U, PG_A, PG_M, PG_MANAGED = 0x001, 0x002, 0x004, 0x020, 0x040, 0x400
 
 
-class Pmap:
-    """A page table (va -> pte, the frame in the bits above 12) and pm_active."""
-
-    __slots__ = ("pid", "lock_id", "pte", "pm_active")
-
-    def __init__(self, pid: int, lock_id: int | None) -> None:
-        self.pid = pid
-        self.lock_id = lock_id      # PMAP_LOCK: a shared mutex, or None (private)
-        self.pte: dict[int, int] = {}
-        self.pm_active: set[int] = set()
-
-    def vas(self, sva: int, eva: int) -> list[int]:
-        """The mapped pages in [sva, eva), in address order."""
-        pte = self.pte
-        if (eva - sva) >> PAGE_SHIFT <= len(pte):
-            return [va for va in range(sva, eva, 1 << PAGE_SHIFT) if va in pte]
-        return sorted(va for va in pte if sva <= va < eva)
 
 
-class MapEntry:
-    """A vm_map_entry: its object (None until the first fault of an anonymous mapping),
-    the object's page at `start`, copy-on-write (a private file mapping) with the shadow
-    object its written pages go to, and whether it may be written."""
-
-    __slots__ = ("start", "end", "object", "offset", "cow", "shadow", "writable")
-
-    def __init__(self, start: int, end: int, obj: VmObject | None, offset: int, cow: bool,
-                 writable: bool) -> None:
-        self.start, self.end = start, end
-        self.object, self.offset = obj, offset
-        self.cow, self.shadow, self.writable = cow, None, writable
 
 
 class VmState:
@@ -140,9 +111,6 @@ class VmState:
         self.check.event(k, t, kind, m, text, va)
 
 
-def pt_line(pid: int, va: int) -> tuple:
-    """The cache line of a PTE: eight 8-byte PTEs, 32 KB of address space."""
-    return ("pte", pid, va >> 15)
 
 
 # ------------------------------------------------------------------ where a path runs
@@ -162,15 +130,6 @@ def local_ctx(td) -> KCtx:
     return k
 
 
-def local_pmap(td, p) -> Pmap:
-    """A private address space's pmap (made at its first use: pmap_activate)."""
-    vm = local_vm(td)
-    pmap = vm.pmaps.get(p.pid)
-    if pmap is None:
-        pmap = vm.pmaps[p.pid] = Pmap(p.pid, None)
-        pmap.pm_active.add(td.cpu)   # a private space runs on this CPU only
-        vm.ranges[p.pid] = p.vm_map.entries
-    return pmap
 
 
 def shared_vm_state(ids) -> VmState:
@@ -189,5 +148,3 @@ def shared_vm(ks) -> VmState:
     return ks.vm
 
 
-def actor_ctx(ks, th) -> KCtx:
-    return KCtx(ks.cost, th.cpu, shared_vm(ks), ks=ks, th=th)

@@ -26,7 +26,7 @@ def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
         def alive() -> bool:
             return os.getppid() == supervisor_pid
 
-        clock_module(spec.clock).serve(router, spec, board, alive)
+        clock_module(spec.clock, spec.profile).serve(router, spec, board, alive)
     except Stopped:
         pass
     except zmq.ZMQError as exc:

@@ -30,7 +30,7 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
         save_on_sigterm()
     try:
         sock.connect(spec.endpoint)
-        td = clock_module(spec.clock).make_td(spec, task, sock, board)
+        td = clock_module(spec.clock, spec.profile).make_td(spec, task, sock, board)
         sock.send(pack(HELLO, cpu, registry_digest()))
         try:
             spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task, spec.cpus))

@@ -1,4 +1,5 @@
-"""The supervisor of an emulated machine: topology, placement, spawn, sample, clean up.
+"""The supervisor of an emulated machine: topology, placement, spawn, sample, clean up
+(what a run is: emu/machine/spec.py).
 
 It forks the kernel actor and one process per busy CPU before any ZeroMQ context or thread
 exists (a forked child shares the parent's pages; DESIGN.md), reads their counters from the
@@ -19,7 +20,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,133 +38,19 @@ from emu.counters import (
     T_SHOOTDOWNS,
     CounterBoard,
 )
-from emu.hw.machine import Machine
-from emu.hw.topology import HOME_SOCKET, OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
-from emu.kernel.config import KernelConfig, build_kernel
 from emu.kernel.state import DETAIL_FILE
-from emu.kernel.strategies import choose
 from emu.machine import rundir
 from emu.machine.children import read_failure
-from emu.testcases import Testcase
+from emu.machine.spec import RunFailed, RunResult, RunSpec, Sample
 
 if TYPE_CHECKING:
     from emu.stats import StatsProbe
     from emu.statsock import StatsPublisher
 
-MAX_TASKS = 2048
 # No progress for this long ends the run; a wall-clock timeout never changes a result.
 HANG_TIMEOUT_S = float(os.environ.get("EMU_HANG_TIMEOUT", "60"))
 STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
 TICK_S = 0.25           # live statistics: a snapshot this often (emu/stats.py)
-
-
-class RunFailed(Exception):
-    """The run could not finish; the message is one line for the user."""
-
-
-@dataclass
-class RunSpec:
-    testcase: Testcase
-    tasks: int
-    machine: Machine
-    clock: str = "virtual"
-    seed: int = 0
-    period_s: float = 0.01
-    warmup: int = 6
-    samples: int = 5            # 0: until interrupted
-    smt: bool = False
-    unbound: bool = False
-    strategies: dict[str, str] = field(default_factory=dict)  # kind -> name; see strategies.py
-    profile: bool = False       # attribute emulated cycles to kernel functions (--profile)
-    # Filled in by prepare():
-    cpus: list[int] = field(default_factory=list)
-    kernel: KernelConfig | None = None
-    rundir: str = ""
-    endpoint: str = ""
-
-    @property
-    def period_cycles(self) -> int:
-        return self.machine.cycles(self.period_s)
-
-    @property
-    def boundaries(self) -> int | None:
-        """Sample boundaries after time 0 (warmup + measured), or None: run forever."""
-        return None if self.samples == 0 else self.warmup + self.samples
-
-    def transfer_table(self) -> list[list[int]]:
-        """table[a][b]: cycles to move a cache line from CPU a's cache to CPU b, by topology
-        distance and, across sockets, by direction: into the home socket is dearer."""
-        topo = Topology.of(self.machine)
-        price = {SAME_CPU: 0,
-                 SMT_SIBLING: self.machine.cost("line_smt_sibling"),
-                 SAME_SOCKET: self.machine.cost("line_same_socket"),
-                 OTHER_SOCKET: self.machine.cost("line_other_socket")}
-        to_home = self.machine.cost("line_other_socket_to_home")
-
-        def cost(a: int, b: int) -> int:
-            d = topo.distance(a, b)
-            return to_home if d == OTHER_SOCKET and topo.socket_of(b) == HOME_SOCKET else price[d]
-
-        n = topo.ncpus
-        return [[cost(a, b) for b in range(n)] for a in range(n)]
-
-    def validate(self) -> None:
-        if not 1 <= self.tasks <= MAX_TASKS:
-            raise ValueError(f"-t must be between 1 and {MAX_TASKS}, not {self.tasks}")
-        if self.tasks > self.machine.ncpus:
-            raise ValueError(f"-t {self.tasks} exceeds machine {self.machine.name}'s "
-                             f"{self.machine.ncpus} CPUs")
-        if self.smt and self.unbound:
-            raise ValueError("-m and -n cannot be used together")
-        if self.samples < 0 or self.warmup < 0:
-            raise ValueError("-s and --warmup must not be negative")
-        if self.period_cycles < 1:
-            raise ValueError("--period must be positive")
-        if self.profile and self.clock != "virtual":
-            raise ValueError("--profile needs the virtual clock (cycles are only known there)")
-        self.strategies = choose(**self.strategies)
-
-    def prepare(self) -> None:
-        self.validate()
-        self.cpus = Topology.of(self.machine).place(self.tasks, self.smt, self.unbound)
-        self.kernel = build_kernel(self.testcase.mode, self.cpus, self.strategies)
-
-
-@dataclass
-class Sample:
-    index: int                 # 1-based, warmup samples first
-    warmup: bool
-    deltas: list[int]          # operations of each task in the period
-
-
-@dataclass
-class RunResult:
-    spec: RunSpec
-    samples: list[Sample] = field(default_factory=list)
-    wall_s: float = 0.0
-    shared_events: int = 0
-    locks: list[dict] = field(default_factory=list)
-    lines: list[dict] = field(default_factory=list)   # the busiest shared cache lines
-    ipis_sent: int = 0
-    ipis_received: int = 0
-    ipis_acked: int = 0        # ACKs the initiators got back (each IPI is acknowledged)
-    tlb_shootdowns: int = 0    # smp_targeted_tlb_shootdown calls that sent IPIs
-    error: str | None = None
-    profile: dict | None = None  # --profile: emu.clock.profile.read_profile's result
-
-    @property
-    def warmup_samples(self) -> list[Sample]:
-        return [s for s in self.samples if s.warmup]
-
-    @property
-    def measured(self) -> list[Sample]:
-        return [s for s in self.samples if not s.warmup]
-
-    @property
-    def per_task(self) -> list[int]:
-        """Operations of each task over all measured samples."""
-        return [sum(col) for col in zip(*(s.deltas for s in self.measured), strict=True)] \
-            if self.measured else [0] * self.spec.tasks
 
 
 class Watcher(Protocol):
@@ -252,7 +138,8 @@ class Supervisor:
         from emu.machine.actor import actor_main
         from emu.machine.cpu import cpu_main
 
-        clock_module(self.spec.clock)  # imported once here, shared by every forked child
+        # Imported once here, shared by every forked child.
+        clock_module(self.spec.clock, self.spec.profile)
 
         spec = self.spec
         spec.rundir = rundir.make()  # 0700 under $EMU_RUNDIR; stale ones swept first

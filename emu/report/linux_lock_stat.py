@@ -35,7 +35,7 @@ What emu has and what it does not (printed as 0 / 0.00, never guessed):
 
 from __future__ import annotations
 
-from emu.machine.supervisor import RunResult
+from emu.machine.spec import RunResult
 from emu.report.lock_records import NO_CALLER, cycles_to_ns
 
 WIDTH = 40 + 1 + 12 * (14 + 1)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emu.machine.supervisor import RunResult
+from emu.machine.spec import RunResult
 from emu.report.lock_records import LockRow, covered_seconds, lock_rows
 
 RULE = "-" * 79  # lockstat.c prints "---------------------------------" "-----...(46)"

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from emu.machine.supervisor import RunResult, Sample
+from emu.machine.spec import RunResult, Sample
 from emu.report.lock_records import locks_document
 
 

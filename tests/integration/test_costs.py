@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from emu.experiment import ExperimentError, load_experiment, run_experiment
+from emu.experiment.model import ExperimentError, load_experiment
+from emu.experiment.run import run_experiment
 from emu.hw.machine import NOT_CYCLES, MachineError, cost_reasons, load_machine, set_costs
-from emu.machine.supervisor import RunResult, Sample
+from emu.machine.spec import RunResult, Sample
 from emu.report.listing import cost_listing
 from emu.run import UsageError, build_spec, describe
 from emu.sweep import Measured

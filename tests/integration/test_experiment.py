@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from emu.experiment import ExperimentError, load_experiment, run_experiment
-from emu.machine.supervisor import RunResult, Sample
+from emu.experiment.model import ExperimentError, load_experiment
+from emu.experiment.run import run_experiment
+from emu.machine.spec import RunResult, Sample
 from emu.sweep import Measured
 from tests.conftest import emu
 

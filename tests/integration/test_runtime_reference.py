@@ -10,7 +10,7 @@ import pytest
 
 from emu.clock.reference import simulate
 from emu.hw.machine import load_machine
-from emu.machine.supervisor import RunSpec
+from emu.machine.spec import RunSpec
 from emu.testcases import resolve
 from tests.conftest import emu
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from emu.hw.machine import load_machine
-from emu.machine.supervisor import RunFailed, RunResult, Sample
+from emu.machine.spec import RunFailed, RunResult, Sample
 from emu.report.runtest import FIRST_ROW, HEADER
 from emu.run import UsageError, build_spec
 from emu.sweep import default_tasks, idle_percent, parse_tasks, plan_sweep, run_sweep, step_tasks

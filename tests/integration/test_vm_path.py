@@ -55,7 +55,8 @@ def test_munmap_walks_every_pde_of_the_range():
     from types import SimpleNamespace
 
     from emu.kernel.pmap import pmap_walk
-    from emu.kernel.proc import IMAGE_END, VmMap
+    from emu.kernel.proc import IMAGE_END
+    from emu.kernel.vm_map import VmMap
 
     c = SimpleNamespace(pmap_remove_walk=100, pmap_walk_pde=8, pmap_pte_slot=2)
     base = 0x801000000                      # 2MB-aligned, far from the image

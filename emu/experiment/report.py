@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from emu.experiment import MIN_SEEDS, Experiment, safe_name
+from emu.experiment.model import MIN_SEEDS, Experiment, safe_name, write_whole
 from emu.report import ministat
 from emu.report.plot import PlotError, plot_variants
 from emu.report.pmcstat import pmcstat_report
@@ -230,7 +230,7 @@ def report_text(exp: Experiment, docs: dict[Key, dict], plot_notes: dict[str, st
 
 def write_report(exp: Experiment, outdir: Path, docs: dict[Key, dict]) -> Path:
     """Every output file from the runs' documents; returns report.md's path."""
-    from emu.experiment import write_whole
+
 
     try:
         shutil.copyfile(exp.source, outdir / "experiment.toml")
