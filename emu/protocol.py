@@ -23,7 +23,7 @@ Either direction:
     ERROR  (V, ERROR, text)  the peer sent something malformed; the sender carries on.
 
 `lookahead` on a BATCH is the least number of cycles the CPU will run locally after the
-batch completes before its next shared operation (conservative sequencing, DESIGN.md).
+batch completes before its next shared operation (conservative sequencing, docs/design.md "Time").
 """
 
 from __future__ import annotations

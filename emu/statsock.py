@@ -4,8 +4,8 @@
     message    two frames: TOPIC, then the snapshot as UTF-8 JSON
     run.json   beside the socket: pid, endpoint and what runs, for discovery
 
-PUB is right for this side channel (and only here: DESIGN.md keeps it off the data path):
-a slow or absent reader never holds up the run, and a reader that joins late simply gets
+PUB is right for this side channel (and only here: docs/design.md "Time" keeps it off the data
+path): a slow or absent reader never holds up the run, and a reader that joins late simply gets
 the next snapshot.  The publisher lives in the supervisor and is created after the children
 are forked (no ZeroMQ context may exist at fork time).
 

@@ -4,7 +4,7 @@ Each emulated CPU's stream of shared operations arrives in BATCHes; the engine r
 one discrete-event simulation in the total order (vtime, cpu, seq), conservatively: an event
 is processed only when no CPU whose stream has run dry ("starved") could still send an
 earlier one.  A starved CPU's earliest next operation is the time its last batch finished
-plus the lookahead it declared (Chandy-Misra-Bryant; DESIGN.md "Time").  An interrupt not
+plus the lookahead it declared (Chandy-Misra-Bryant; docs/design.md "Time").  An interrupt not
 yet acknowledged bounds the horizon the same way, at its delivery time.
 
 Operations are (op, pre, arg) triples: `pre` local cycles, then the operation on shared

@@ -1,6 +1,6 @@
 """`--profile`: where the emulated cycles go, by kernel function and caller (virtual clock).
 
-An emulated CPU's time is its local work plus its shared operations (DESIGN.md "Time"), and
+An emulated CPU's time is its local work plus its shared operations (docs/design.md "Time"), and
 each half is attributed where it is known:
 
 * Local cycles, in the CPU process: `ProfilingTd.cycles` charges them to the function that

@@ -5,7 +5,7 @@ the cost model) with the emulator, but none of its machinery: no processes, sock
 batches, lookahead, horizon or engine.  Each CPU's operation stream is recorded up front
 (it never depends on timing), then one plain heapq loop plays every CPU in (vtime, cpu)
 order.  The emulator must produce the very same per-task counts:
-tests/test_runtime_reference.py.
+tests/integration/test_runtime_reference.py.
 """
 
 from __future__ import annotations

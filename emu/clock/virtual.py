@@ -1,4 +1,4 @@
-"""The `virtual` clock: exact, reproducible virtual time (DESIGN.md "Time").
+"""The `virtual` clock: exact, reproducible virtual time (docs/design.md "Time").
 
 CPU side (`VirtualTd`): the kernel paths record their shared operations with the local
 cycles before each, and ship them in BATCHes without waiting for the outcome (their outcome

@@ -3,7 +3,7 @@
 Local work is a busy wait of the emulated duration; a lock is a real OP/RET round trip to
 the actor, which applies operations in arrival order (the op table, emu/kernel/ops.py) and
 hands a released lock to the longest waiter.  Useful for watching real contention on a big
-host; the numbers depend on the host's cores and load (DESIGN.md "Time").
+host; the numbers depend on the host's cores and load (docs/design.md "Time").
 
 Kernel paths that run in the actor (emu/kernel/kthread.py) run here too, with `WallSim` as
 their sequencer: a kernel call that may block (a shootdown waits for ACKs) is an OP the CPU

@@ -5,7 +5,7 @@ This is the interface the DI ``epoch`` strategy calls (FreeBSD's epoch DI replac
 
 - ``epoch_enter(cpu)`` / ``epoch_exit(cpu)``: ck_epoch_begin/end on the CPU's own
   record. They touch only that record's line and, for an outermost enter, read the
-  global epoch line, so in ``mmap1`` they never contend (REFERENCE.md §4).
+  global epoch line, so in ``mmap1`` they never contend (docs/kernel-reference.md §4).
 - ``epoch_wait(cpu)``: ck_epoch_synchronize_wait whose blocking handler, like
   ``epoch_block_handler_preempt`` in ``sys/kern/subr_epoch.c``, spins on a running
   blocker up to a bound (FreeBSD: 1000 iterations), then yields the host CPU.

@@ -27,7 +27,7 @@ Each run goes through the same RunSpec and Supervisor as `emu run` and `emu swee
 DIR/runs/<testcase>/<variant>/t<tasks>-seed<seed>.json, written whole (temporary file, then
 rename) once the run is over.  Resume: a run whose JSON is there, finished without error,
 with the same parameters, is not run again, so an interrupted experiment picks up where it
-stopped and a finished one only redraws its report.  The report (emu/report/experiment.py)
+stopped and a finished one only redraws its report.  The report (emu/experiment/report.py)
 is written when every run is there.
 
 A malformed file is one line naming the file and what is wrong (ExperimentError, exit 2).

@@ -1,4 +1,4 @@
-"""The outputs of `emu experiment` (emu/experiment.py), from the runs' JSON documents:
+"""The outputs of `emu experiment` (emu/experiment/model.py), from the runs' JSON documents:
 
     DIR/experiment.toml                      the file the experiment was run from
     DIR/csv/<testcase>-<variant>.csv         runtest.py's CSV (emu/report/runtest.py), each

@@ -1,15 +1,15 @@
 """SMT sharing: a hardware thread's local work runs slower while its sibling works.
 
 Two threads of a core share its pipelines, so each runs at ~0.6-0.75 of its speed while the
-other computes too (REFERENCE.md §6: `smt_slowdown` in the preset).  A sibling that waits
-leaves the core to its partner: spinning in lock_delay or on IPI acknowledgements executes
-PAUSE, which exists to hand the core's resources to the other thread (and which Skylake
-made ~140 cycles long for that reason: Intel optimization manual 2.5.4.1); a sleeping one
-runs nothing.  So the slowdown is decided as the run goes: a stretch of local work is
-slower if, when it begins, another thread of its core runs a task that is not waiting.
-Whoever orders the run in virtual time decides it (the engine, the reference DES); the
-wall clock, which cannot see its siblings' state, applies the factor whenever the sibling
-runs a task (Td.speed).
+other computes too (docs/kernel-reference.md §6: `smt_slowdown` in the preset).  A sibling
+that waits leaves the core to its partner: spinning in lock_delay or on IPI
+acknowledgements executes PAUSE, which exists to hand the core's resources to the other
+thread (and which Skylake made ~140 cycles long for that reason: Intel optimization manual
+2.5.4.1); a sleeping one runs nothing.  So the slowdown is decided as the run goes: a
+stretch of local work is slower if, when it begins, another thread of its core runs a task
+that is not waiting.  Whoever orders the run in virtual time decides it (the engine, the
+reference DES); the wall clock, which cannot see its siblings' state, applies the factor
+whenever the sibling runs a task (Td.speed).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class KernelState:
         self.modules = dict(spec.kernel.modules)   # the chosen strategy module of each kind
         self.events = 0             # shared events outside locks: atomics, kernel calls
         self.sleepq: dict[Any, list] = {}           # wait channel -> sleeping threads
-        self.vm = spec.kernel.shared_vm_state()   # the shared address spaces (vmspace.py)
+        self.vm = spec.kernel.shared_vm_state()   # the shared address spaces (vm_state.py)
         self.strategy_state: dict[str, Any] = {}
         for kind, module in self.modules.items():
             init = getattr(module, "init_state", None)   # optional in every interface

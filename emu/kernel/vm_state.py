@@ -1,5 +1,6 @@
-"""Address-space state (struct vmspace: the map's entries and objects, the pmap) and where it
-lives.
+"""The VM state of one place, and where it lives: not a FreeBSD structure, but the home of
+the ones the paths use (pmap.py: Pmap; vm_map.py: MapEntry; vm_page.py: pages, objects)
+for the address spaces kept in one process.
 
 Code runs where it would run.  A `_processes` task's address space is private: its entries,
 objects, page table and PV entries live in its CPU process (`local_vm`), and the kernel paths
@@ -8,7 +9,7 @@ the kernel actor (`shared_vm`) and the paths over it run there as kernel calls, 
 cache lines a real CPU would (page-table lines, PV list locks, the pmap mutex).  The TLBs stay
 in the CPU processes either way (emu/hw/tlb.py).
 
-Each CPU process also keeps its own copy of the map's *ranges* (emu/kernel/proc.py VmMap),
+Each CPU process also keeps its own copy of the map's *ranges* (emu/kernel/vm_map.py VmMap),
 which is what mmap's vm_map_findspace and munmap's entry walk use; the objects behind the
 ranges are here.
 """

@@ -13,8 +13,8 @@ from emu.machine.children import Stopped, become_child, report_failure, save_on_
 
 def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
     become_child(supervisor_pid)
-    ctx = zmq.Context(io_threads=1)
-    router = ctx.socket(zmq.ROUTER)
+    zmq_context = zmq.Context(io_threads=1)
+    router = zmq_context.socket(zmq.ROUTER)
     router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unreachable CPU is an error, not a drop
     router.setsockopt(zmq.LINGER, 0)
     code = 0
@@ -37,5 +37,5 @@ def actor_main(spec, board: CounterBoard, supervisor_pid: int) -> None:
         code = 1
     finally:
         router.close(0)
-        ctx.term()
+        zmq_context.term()
     os._exit(code)

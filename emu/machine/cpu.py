@@ -20,8 +20,8 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
     become_child(supervisor_pid)
     cpu = spec.cpus[task]
     name = f"cpu{cpu}"
-    ctx = zmq.Context(io_threads=1)
-    sock = ctx.socket(zmq.DEALER)
+    zmq_context = zmq.Context(io_threads=1)
+    sock = zmq_context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, str(cpu).encode())
     sock.setsockopt(zmq.LINGER, 0)
     code = 0
@@ -53,5 +53,5 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
                 pass
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # saved: nothing more to keep
         sock.close(0)
-        ctx.term()
+        zmq_context.term()
     os._exit(code)

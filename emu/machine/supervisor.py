@@ -2,9 +2,10 @@
 (what a run is: emu/machine/spec.py).
 
 It forks the kernel actor and one process per busy CPU before any ZeroMQ context or thread
-exists (a forked child shares the parent's pages; DESIGN.md), reads their counters from the
-shared counter board without messages, and on every way out (the end, an error, Ctrl-C or
-SIGTERM, a dead or hung child) stops every child and removes the run's private directory.
+exists (a forked child shares the parent's pages; docs/design.md "Processes and messages"),
+reads their counters from the shared counter board without messages, and on every way out
+(the end, an error, Ctrl-C or SIGTERM, a dead or hung child) stops every child and removes
+the run's private directory.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ pmap_delayed_invl_started/finished become epoch_enter/epoch_exit on the CPU's ow
 record, in shared memory, with real atomics (emu.epoch).  pmap_delayed_invl_wait becomes
 epoch_wait, which only pmap_remove_all and pmap_remove_write call: never in mmap1.  So an
 unmap touches only this CPU's record line and reads the global epoch line, which nobody
-writes in mmap1: no shared event at all (REFERENCE.md §4).
+writes in mmap1: no shared event at all (docs/kernel-reference.md §4).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each CPU keeps up to SLOP_MAX bytes of reservation, for `swap_reserved` and for 
 `ui_vmsize` alike.  A request the slop covers is local.  A shortfall takes what is missing
 plus half the slop from the global counters (one atomic each); a release that overfills the
 slop gives back all but half of it.  A 128MB mmap1 request therefore mostly falls through to
-the global atomics; smaller ones stay local (REFERENCE.md §3).
+the global atomics; smaller ones stay local (docs/kernel-reference.md §3).
 """
 
 from __future__ import annotations
