@@ -9,6 +9,7 @@ disturb nor fail it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ import psutil
 import pytest
 
 from emu.machine import rundir
+
+# A CI runner or a shell's `make test &` may start pytest with SIGINT ignored, and an
+# ignored signal stays ignored across exec: every `emu` a test starts would then ignore
+# the Ctrl-C the lifecycle tests send it (as a backgrounded `emu run &` rightly does).
+# The tests stand for a user at a terminal, so their commands get the default SIGINT.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 EMU = [sys.executable, "-m", "emu.cli"]
 FAST = ["--period", "2ms", "--warmup", "1"]  # short emulated samples keep tests quick
