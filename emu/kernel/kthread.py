@@ -1,7 +1,7 @@
 """Kernel paths written once, run where their state lives.
 
-A path over VM state (vm_fault, pmap_enter, pmap_remove, a TLB shootdown, the page daemon)
-is a generator that yields what it does to the machine:
+Every kernel path (a syscall, vm_fault, pmap_enter, pmap_remove, a strategy's hook, a TLB
+shootdown, the page daemon) is a generator that yields what it does to the machine:
 
     Cycles(n)               local work
     Read/Write/Rmw(line)    an access to a cache line of kernel data (None: a line only
@@ -79,10 +79,6 @@ class Delay(NamedTuple):
     n: int
 
 
-# NOTE for the strategy hooks (from the lead): there is no separate Shared* vocabulary.
-# On a CPU's path, Read/Write/Rmw(line) with a line ARE shared (run_local sends them as
-# td.read/td.write/td.atomic) and None is private (a local cost); Lock/Unlock likewise.
-# Private VM state names no line (VmState.private).  Use Read/Write/Rmw and Call below.
 
 class Call(NamedTuple):
     """td.call(kid, *args): a kernel call run by the actor (emu/kernel/kcalls.py)."""

@@ -131,7 +131,7 @@ def test_killed_actor_is_named(no_trace):
 
 def test_hung_cpu_ends_the_run(no_trace, tmp_path):
     p = start("mmap1_processes", "-t", "3", "-s", "0", "--period", "2ms",
-              "--json", str(tmp_path / "partial.json"), env={"EMU_HANG_TIMEOUT": "10"})
+              "--json", str(tmp_path / "partial.json"), env={"EMU_HANG_TIMEOUT": "6"})
     wait_for_lines(p, 4)
     kids = family(p)
     pids = [p.pid] + [k.pid for k in kids]

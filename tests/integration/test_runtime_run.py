@@ -15,7 +15,7 @@ SAMPLE = re.compile(r"^min:(\d+) max:(\d+) total:(\d+)$")
 
 
 def test_stream_is_will_it_scales(no_trace):
-    r = emu("run", "mmap1_processes", "-t", "4", "-s", "3")
+    r = emu("run", "mmap1_processes", "-t", "4", "-s", "3", "--period", "5ms")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "testcase:Anonymous memory mmap/munmap of 128MB"
@@ -32,7 +32,13 @@ def test_stream_is_will_it_scales(no_trace):
         # FreeBSD mutexes are unfair: a task deep in lock_delay may finish nothing.
         assert 0 <= lo <= hi and lo * 4 <= total <= hi * 4 and total > 0
     # One line on stderr says what was emulated, with which clock and sample length.
-    assert "skylake-2s" in r.stderr and "clock virtual" in r.stderr and "20ms" in r.stderr
+    assert "skylake-2s" in r.stderr and "clock virtual" in r.stderr and "5ms" in r.stderr
+
+
+def test_default_sample_is_20ms_emulated():
+    r = emu("run", "mmap1_processes", "-t", "1", "-s", "1", "--warmup", "0")
+    assert r.returncode == 0, r.stderr
+    assert "20ms" in r.stderr
 
 
 def test_verbose_prints_each_task():
