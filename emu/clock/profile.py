@@ -33,9 +33,11 @@ count a halted CPU.  Shared-operation cycles whose issuing function is unknown a
 profile's "unresolved" part.
 
 Determinism: the actor's side is exact.  A CPU runs up to two batches past the end of the
-run, and how far depends on host timing, so it commits a batch's local cycles and op counts
-only when the actor reports the batch fully run: the profile stops at the CPU's last whole
-batch (at most 256 operations before its end), the same point on every run.
+run, and how far depends on host timing, so a batch's local cycles and op counts count only
+if the actor ran it to the end: the profile stops at the CPU's last whole batch (at most 256
+operations before its end), the same point on every run.  The actor says which batch that
+was (`full`); the CPU only keeps each batch's share until then, since a loaded host may stop
+it before it has read every DONE.
 """
 
 from __future__ import annotations

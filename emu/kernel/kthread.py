@@ -276,7 +276,9 @@ class _Run:
         t, value = res
         if value is not None:
             self.sim.ret(self.th, value)
-        if self.on_done is not None:
+        if self.on_done is None:   # the thread goes on from where the call ended
+            self.sim.resume(self.th, t)
+        else:
             self.on_done(t)
 
 
@@ -284,9 +286,6 @@ def start(ks, th, gen: KPath, t: int, on_done: Callable[[int], None] | None = No
           ) -> int | None:
     """Drive `gen` for `th` from event time t.  Returns the time it finished, or None if it
     blocked: then `on_done(t)` (default: ks.sim.resume(th, t), the thread goes on) follows."""
-    if on_done is None:
-        sim = ks.sim
-        on_done = lambda t_done: sim.resume(th, t_done)  # noqa: E731
     run = _Run(ks, th, gen, t, on_done)
     res = run.go(None)
     if res is _BLOCKED:
@@ -340,7 +339,10 @@ def gcall(gen_fn: Callable[..., KPath], blocking: bool = True) -> int:
     need not wait for it."""
     def handler(ks, th, t: int) -> int | None:
         args, th.args = th.args, []
-        return start(ks, th, gen_fn(KCtx(ks.cost, th.cpu, ks.vm, ks=ks, th=th), *args), t)
+        k = ks.kctx.get(th)      # what the thread's paths see in the actor: made once
+        if k is None:
+            k = ks.kctx[th] = KCtx(ks.cost, th.cpu, ks.vm, ks=ks, th=th)
+        return start(ks, th, gen_fn(k, *args), t)
 
     handler.__name__ = gen_fn.__name__
     handler.__qualname__ = gen_fn.__qualname__   # its name in kcalls.registry_digest

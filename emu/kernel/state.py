@@ -40,6 +40,7 @@ class KernelState:
         self.strategies = dict(spec.strategies)
         self.modules = dict(spec.kernel.modules)   # the chosen strategy module of each kind
         self.events = 0             # shared events outside locks: atomics, kernel calls
+        self.kctx: dict = {}        # thread -> its kernel paths' KCtx (emu/kernel/kthread.py)
         self.sleepq: dict[Any, list] = {}           # wait channel -> sleeping threads
         self.vm = spec.kernel.shared_vm_state()   # the shared address spaces (vm_state.py)
         self.strategy_state: dict[str, Any] = {}
