@@ -113,8 +113,8 @@ def _unlock(sim, ks, th, t: int, arg: int) -> int:
 
 
 def _atomic(sim, ks, th, t: int, arg: int) -> int:
-    ks.events += 1
-    return ks.coh.rmw(arg, th.cpu, t if t >= th.drain else th.drain)
+    ks.events += 1   # a CPU's own atomic is a shared event; one inside a kernel call is not
+    return rmw(sim, ks, th, t, arg)
 
 
 def _ipi(sim, ks, th, t: int, arg: int) -> int | None:
