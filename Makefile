@@ -9,9 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Re-install whenever the package description or a C source changes.
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py $(wildcard emu/*/*.c)
-	$(BIN)/python -m pip install -q -e '.[test]'
+# Re-install whenever the package description, a C source or a compiled module changes
+# (a module with a .pxd is compiled by Cython: emu/compiled.py).
+COMPILED := $(wildcard emu/*/*.pxd) $(patsubst %.pxd,%.py,$(wildcard emu/*/*.pxd))
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py emu/epoch/_atomics.c emu/epoch/_ck_epoch.c $(COMPILED)
+	$(BIN)/python -m pip install -q -e '.[test,cluster]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -57,6 +57,14 @@ class Line:
         self.busy += done - start
 
 
+def line_handed(ln: Line, cost: int) -> int:
+    """When a request with a miss of `cost`, queued at the home agent while the line was
+    busy, has the line: two legs (snoop, data) after a transfer ends, since the home
+    serialises transactions on one line; one leg (data) after an operation in the owner's
+    own cache, whose core held the snoop that had already reached it."""
+    return ln.busy_until + ((2 * cost + 2) // 3 if ln.moving else leg(cost))
+
+
 class Coherence:
     """All hot lines of the emulated machine, by id (any hashable: "swap_reserved",
     ("invl_gen", cpu), a lock word...)."""
@@ -105,21 +113,13 @@ class Coherence:
                 cost = far
         return cost
 
-    @staticmethod
-    def _handed(ln: Line, cost: int) -> int:
-        """When a request with a miss of `cost`, queued at the home agent while the line
-        was busy, has the line: two legs (snoop, data) after a transfer ends, since the
-        home serialises transactions on one line; one leg (data) after an operation in the
-        owner's own cache, whose core held the snoop that had already reached it."""
-        return ln.busy_until + ((2 * cost + 2) // 3 if ln.moving else leg(cost))
-
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:
         """When an access issued at t with a miss of `cost` completes, and account it."""
         busy = ln.busy_until
         start = t if t >= busy else busy
         if cost > self.hit:
             done = t + cost
-            handed = self._handed(ln, cost)
+            handed = line_handed(ln, cost)
             if handed > done:
                 done = handed
         else:
@@ -197,7 +197,7 @@ class Coherence:
         ln.owner = cpu
         busy = ln.busy_until
         start = t if t >= busy else busy
-        handed = self._handed(ln, travel)
+        handed = line_handed(ln, travel)
         done = (handed if handed > t else t) + self.atomic
         ln.account(t, start, done)
         ln.busy_until = ln.written = done

@@ -90,7 +90,7 @@ class Spinner:
 class Mtx:
     """One kernel mutex: its word's cache line, owner, spinners, turnstile, statistics."""
 
-    __slots__ = ("ks", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
+    __slots__ = ("ks", "coh", "name", "lock_id", "spin", "word", "line", "owner", "owner_caller",
                  "acquired_at", "spinners", "nspinning", "blocked", "inflight",
                  "stats", "callers", "pause", "hit", "max_delay", "wakeup", "block_cost")
 
@@ -100,6 +100,7 @@ class Mtx:
         self.lock_id = lock_id
         self.spin = spin
         self.word = ks.lock_lines[lock_id]  # the lock word's cache line
+        self.coh = ks.coh               # the machine's lines (the word's among them)
         self.line = ks.coh.line(self.word)
         self.owner = None
         self.owner_caller = 0
@@ -143,8 +144,8 @@ class Mtx:
         owner's release) decides whether it finds the lock free.  Only a line already
         here (or in memory, where nobody else holds it) is decided at once."""
         self._count(caller, EVENTS)
-        t = self.ks.coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
-        travel = self.ks.coh.rfo_cost(self.word, th.cpu)
+        t = self.coh.drained(th, t)  # lock cmpxchg waits for th's buffered stores
+        travel = self.coh.rfo_cost(self.word, th.cpu)
         if travel <= self.hit or self.line.owner < 0:
             done = self._fcmpset(th.cpu, t)
             if self.owner is None:
@@ -161,7 +162,7 @@ class Mtx:
         and otherwise (having pulled the line exclusive all the same) enters
         __mtx_lock_sleep."""
         self._catch_up(t)
-        done = self.ks.coh.rmw_arrived(self.word, th.cpu, t, t - since)
+        done = self.coh.rmw_arrived(self.word, th.cpu, t, t - since)
         if self.owner is None:
             self._take(th, done, caller)
             self.ks.sim.resume(th, done)
@@ -174,7 +175,7 @@ class Mtx:
         last changed hold it shared: this write must invalidate them.  `row` (a release:
         the releaser's transfer row) makes the re-reads in flight at t see the write."""
         self._catch_up(t, row)
-        return self.ks.coh.rmw(self.word, cpu, t)
+        return self.coh.rmw(self.word, cpu, t)
 
     def _catch_up(self, t: int, row: list[int] | None = None,
                   changed: int | None = None) -> None:
@@ -225,7 +226,7 @@ class Mtx:
         what makes a test-and-test-and-set handoff slower the more CPUs spin (Boyd-Wickizer
         et al., "Non-scalable locks are dangerous", 2012).  Each reader then holds a shared
         copy until the next write invalidates it."""
-        read = self.ks.coh.read
+        read = self.coh.read
         for when, cpu in sorted(misses):
             read(self.word, cpu, when)
 
@@ -288,7 +289,7 @@ class Mtx:
 
     def release(self, th, t: int) -> int:
         """mtx_unlock at virtual time t: the time the releasing CPU goes on."""
-        coh = self.ks.coh
+        coh = self.coh
         dist, changed = self.ks.transfer[th.cpu], self.line.written
         if self.spin:
             # __mtx_unlock_spin's store-release: the word is UNOWNED once the store has
@@ -374,7 +375,7 @@ class Mtx:
         all the same) goes back to lock_delay, seeing the new owner."""
         self.inflight.remove(key)
         self._catch_up(t)
-        done = self.ks.coh.rmw_arrived(self.word, sp.th.cpu, t, travel)
+        done = self.coh.rmw_arrived(self.word, sp.th.cpu, t, travel)
         if self.owner is None:
             self._acquired(sp, done)
         else:

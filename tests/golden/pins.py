@@ -58,11 +58,11 @@ RUN_FIELDS = ("testcase", "tasks", "cpus", "strategies", "warmup", "samples", "a
               "per_task", "locks", "lines", "ipis", "tlb_shootdowns", "profile")
 
 
-def run_result(args: list[str]) -> dict:
+def run_result(args: list[str], env: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "run.json")
         p = subprocess.run([*EMU, "run", *args, "--json", str(path)], capture_output=True,
-                           text=True, timeout=600)
+                           text=True, timeout=600, env=env)
         doc = json.loads(path.read_text()) if path.exists() else {}
     out = {"returncode": p.returncode, "stdout": p.stdout}
     out.update({k: doc[k] for k in RUN_FIELDS if k in doc})
@@ -70,11 +70,11 @@ def run_result(args: list[str]) -> dict:
     return out
 
 
-def check_result(args: list[str]) -> dict:
+def check_result(args: list[str], env: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "check.json")
         p = subprocess.run([*EMU, "check", *args, "--json", str(path)], capture_output=True,
-                           text=True, timeout=600)
+                           text=True, timeout=600, env=env)
         doc = json.loads(path.read_text()) if path.exists() else {}
     doc.pop("host_s", None)
     return {"returncode": p.returncode, "stdout": p.stdout, "json": doc}
