@@ -34,9 +34,11 @@ from emu.machine.spec import RunFailed, RunResult, RunSpec
 from emu.machine.supervisor import Supervisor
 from emu.report.lock_records import covered_seconds
 from emu.report.plot import PlotError, plot_sweeps, require_matplotlib
+from emu.report.progress import Progress
 from emu.report.runtest import FAILED, FIRST_ROW, HEADER, Row
 from emu.report.wis import run_average, run_document
 from emu.run import UsageError, build_spec, strategy_words
+from emu.runners import Finished, InProcess, Job, Runner, run_args
 from emu.testcases import MODES, TestcaseError, builtin_names, resolve
 from emu.units import format_duration
 
@@ -96,10 +98,17 @@ class SweepPlan:
     warmup: int
     samples: int
     specs: dict[tuple[str, int], RunSpec] = field(default_factory=dict)
+    # Each spec as `emu run` arguments, for a runner that runs it elsewhere (emu/runners.py).
+    args: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     added_one: bool = False        # -t 1 was not asked for but is run, for `linear`
 
     def spec(self, mode: str, tasks: int) -> RunSpec:
         return self.specs[(mode, tasks)]
+
+    def jobs(self) -> list[Job]:
+        """Every run, in runtest.py's order: each task count's processes, then threads."""
+        return [Job(f"{self.names[mode]} -t {t}", self.spec(mode, t), self.args[(mode, t)])
+                for t in self.tasks for mode in self.variants]
 
 
 def _variants(testcase: str) -> tuple[str, dict[str, str]]:
@@ -155,6 +164,8 @@ def plan_sweep(testcase: str, tasks: str | None, step: int | None, machine: str,
             plan.specs[(mode, t)] = build_spec(names[mode], t, samples, False, False, machine,
                                                "virtual", seed, period, warmup, strategies,
                                                costs=costs)
+            plan.args[(mode, t)] = run_args(names[mode], t, samples, machine, seed, period,
+                                            warmup, strategies, costs=costs or ())
     plan.strategies = dict(plan.specs[(variants[0], 1)].strategies)
     plan.added_one = added_one
     return plan
@@ -174,12 +185,18 @@ def idle_percent(result: RunResult) -> float:
     time is busy time, as it is on a real CPU.  CPUs with no task are idle.  The block
     cycles and the span both cover every sample, warmup included (covered_seconds).
     """
-    spec = result.spec
-    ncpus = spec.machine.ncpus
-    span = spec.machine.cycles(covered_seconds(len(result.samples), spec.period_s))
-    block = sum(int(lock.get("block_cycles", 0)) for lock in result.locks)
+    return document_idle_percent(run_document(result))
+
+
+def document_idle_percent(doc: dict) -> float:
+    """idle_percent from the run's `emu run --json` document, wherever it ran
+    (emu/runners.py): the same numbers, so the same float."""
+    ncpus = doc["ncpus"]
+    samples = len(doc["warmup"]) + len(doc["samples"])
+    span = round(covered_seconds(samples, doc["period_s"]) * doc["freq_hz"])  # Machine.cycles
+    block = sum(int(lock.get("block_cycles", 0)) for lock in doc["locks"])
     blocked = block / span if span > 0 else 0.0
-    busy = max(0.0, spec.tasks - blocked)
+    busy = max(0.0, doc["tasks"] - blocked)
     return min(100.0, max(0.0, 100.0 * (ncpus - busy) / ncpus))
 
 
@@ -295,13 +312,16 @@ def check_output_path(path: str | None, flag: str) -> None:
 
 def run_sweep(plan: SweepPlan, csv_path: str | None = None, json_path: str | None = None,
               plot_path: str | None = None, compare_json: str | None = None,
-              out: TextIO | None = None, err: TextIO | None = None) -> int:
+              out: TextIO | None = None, err: TextIO | None = None,
+              runner: Runner | None = None) -> int:
     """Run the plan; returns the exit status (0, 1 if a run failed, 130 on Ctrl-C).
+    `runner` says where the runs execute (emu/runners.py; default: here, one by one).
 
     Raises UsageError before the first run for bad output paths or --compare-json.
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    runner = runner or InProcess(measure)
     for path, flag in ((csv_path, "--csv"), (json_path, "--json"), (plot_path, "--plot")):
         check_output_path(path, flag)
     if compare_json and not plot_path:
@@ -322,38 +342,54 @@ def run_sweep(plan: SweepPlan, csv_path: str | None = None, json_path: str | Non
     if p.added_one:
         err.write("emu: sweep: also running 1 task: linear is the 1-task result times tasks\n")
     err.flush()
+    if runner.where:
+        err.write(f"emu: running on {runner.where}\n")
     outputs = Outputs(p, out, csv_path, json_path, plot_path, compare)
-    total = len(p.tasks) * len(p.variants)
-    done, code, linear1 = 0, 0, None
+    jobs = p.jobs()
+    progress = Progress(err, len(jobs), runner.where)
+    came: dict[int, tuple[Finished, float]] = {}  # finished, not yet in the outputs
+    written, code, linear1 = 0, 0, None
+    got: dict[str, tuple[int, float]] = {}
     try:
-        for t in p.tasks:
-            got: dict[str, tuple[int, float]] = {}
-            for mode in p.variants:
-                done += 1
-                m = measure(p.spec(mode, t))
-                outputs.runs.append(run_document(m.result))
-                if m.interrupted:
+        for f in runner.run(jobs):
+            idle = document_idle_percent(f.doc) if f.doc is not None else NOT_RUN_IDLE
+            came[f.index] = (f, idle)
+            if not f.interrupted:
+                what = (f"average {f.average} ops/s, idle {idle:.2f}%"
+                        if f.average != FAILED else f.what)
+                progress.finished(f"{jobs[f.index].label}: {what}", f.host_s)
+                code = code or (1 if f.average == FAILED else 0)
+            # The outputs take the runs in the plan's order, whatever order they came in.
+            while written in came:
+                f, idle = came.pop(written)
+                mode, t = p.variants[written % len(p.variants)], jobs[written].spec.tasks
+                written += 1
+                if f.doc is not None:
+                    outputs.runs.append(f.doc)
+                if f.interrupted:
                     raise KeyboardInterrupt
-                got[mode] = (m.average, m.idle)
-                what = (f"average {m.average} ops/s, idle {m.idle:.2f}%"
-                        if m.average != FAILED else f"failed: {m.result.error}")
-                err.write(f"emu: [{done}/{total}] {p.names[mode]} -t {t}: {what} "
-                          f"({m.host_s:.1f}s host)\n")
-                err.flush()
-                if m.average == FAILED:
-                    code = 1
+                got[mode] = (f.average, idle)
                 outputs.save_json()
-            if linear1 is None:  # runtest.py: `if i == 1: linear = max(...)`
-                linear1 = max(avg for avg, _ in got.values())
-            proc = got.get("processes", (NOT_RUN_OPS, NOT_RUN_IDLE))
-            thr = got.get("threads", (NOT_RUN_OPS, NOT_RUN_IDLE))
-            row = Row(t, proc[0], proc[1], thr[0], thr[1], linear1 * t)
-            outputs.rows.append(row)
-            outputs.line(row.csv())
+                if len(got) < len(p.variants):
+                    continue
+                if linear1 is None:  # runtest.py: `if i == 1: linear = max(...)`
+                    linear1 = max(avg for avg, _ in got.values())
+                proc = got.get("processes", (NOT_RUN_OPS, NOT_RUN_IDLE))
+                thr = got.get("threads", (NOT_RUN_OPS, NOT_RUN_IDLE))
+                row = Row(t, proc[0], proc[1], thr[0], thr[1], linear1 * t)
+                outputs.rows.append(row)
+                progress.hide()  # stdout may be the terminal the bar is drawn on
+                outputs.line(row.csv())
+                progress.show()
+                got = {}
     except KeyboardInterrupt:
+        progress.close()
+        # Runs a cluster finished ahead of the plan's order are kept too.
+        outputs.runs.extend(f.doc for i, (f, _) in sorted(came.items()) if f.doc is not None)
         err.write("emu: interrupted\n")
         code = 130
     finally:
+        progress.close()
         outputs.close()
         outputs.save_json()
         try:
