@@ -11,12 +11,15 @@ from emu.clock import clock_module
 from emu.counters import CounterBoard
 from emu.cpu.libc import Ctx
 from emu.cpu.td import RunEnded
-from emu.kernel.kcalls import registry_digest
 from emu.machine.children import Stopped, become_child, report_failure, save_on_sigterm
 from emu.protocol import HELLO, pack
 
 
-def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
+def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int,
+             digest: str) -> None:
+    """`digest`: the kernel-call registry's (kcalls.registry_digest), which HELLO carries,
+    computed by the supervisor before the fork: this process is its image, and computing it
+    here would read every kernel call's names, copying ~0.2 MiB of shared pages."""
     become_child(supervisor_pid)
     cpu = spec.cpus[task]
     name = f"cpu{cpu}"
@@ -31,7 +34,7 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int) -> None:
     try:
         sock.connect(spec.endpoint)
         td = clock_module(spec.clock, spec.profile).make_td(spec, task, sock, board)
-        sock.send(pack(HELLO, cpu, registry_digest()))
+        sock.send(pack(HELLO, cpu, digest))
         try:
             spec.testcase.module.testcase(Ctx(td, spec.kernel.procs[task], task, spec.cpus))
         except RunEnded:

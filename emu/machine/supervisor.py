@@ -13,14 +13,17 @@ from __future__ import annotations
 import gc
 import json
 import mmap
-import multiprocessing as mp
-import multiprocessing.connection
 import os
+import resource
+import selectors
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,9 +42,10 @@ from emu.counters import (
     T_SHOOTDOWNS,
     CounterBoard,
 )
+from emu.kernel.kcalls import registry_digest
 from emu.kernel.state import DETAIL_FILE
 from emu.machine import rundir
-from emu.machine.children import read_failure
+from emu.machine.children import Child, fork_child, read_failure
 from emu.machine.spec import RunFailed, RunResult, RunSpec, Sample
 
 if TYPE_CHECKING:
@@ -88,13 +92,15 @@ class Supervisor:
         spec.prepare()
         self.spec = spec
         self.board: CounterBoard | None = None
-        self.actor: mp.Process | None = None
-        self.cpus: list[mp.Process] = []
+        self.actor: Child | None = None
+        self.cpus: list[Child] = []
         self.result = RunResult(spec)
         self.watchers = list(watchers)
         self.probe: StatsProbe | None = None
         self.stats: StatsPublisher | None = None
         self._next_tick = 0.0
+        self._exits: selectors.BaseSelector | None = None  # the children's sentinels
+        self._exited = False                                # one of them has fired
 
     # ------------------------------------------------------------ lifecycle
 
@@ -141,6 +147,7 @@ class Supervisor:
 
         # Imported once here, shared by every forked child.
         clock_module(self.spec.clock, self.spec.profile)
+        warm_up(self.spec)
 
         spec = self.spec
         spec.rundir = rundir.make()  # 0700 under $EMU_RUNDIR; stale ones swept first
@@ -149,32 +156,48 @@ class Supervisor:
         self.board.set(H_STATE, STATE_RUNNING)
         if spec.kernel.needs_epoch:
             self._alloc_epoch()
-        ctx = mp.get_context("fork")
-        me = os.getpid()
+        open_files_for(spec.tasks)
+        # The live statistics' modules and probe are made before the fork: what the
+        # supervisor writes after it, the last CPU processes would keep as their own copy.
+        from emu.stats import StatsProbe
+        from emu.statsock import StatsPublisher  # noqa: F401  (its socket: after the fork)
+
+        self.probe = StatsProbe(spec, self.board, spec.kernel.epoch)
+        me, digest = os.getpid(), registry_digest()
         gc.collect()
         gc.freeze()  # children never touch the parent's objects for GC: pages stay shared
         try:
-            self.actor = ctx.Process(target=actor_main, args=(spec, self.board, me),
-                                     name="emu-actor", daemon=True)
-            self.actor.start()
+            with _held():  # no Ctrl-C between a fork and its bookkeeping
+                self.actor = fork_child(actor_main, (spec, self.board, me), "emu-actor")
+            # The earlier children's sentinels, which each child closes: an array, not a
+            # list of ints, since a child reading those would copy the pages they lie on.
+            sentinels = array("i", [self.actor.sentinel])
             for task in range(spec.tasks):
-                p = ctx.Process(target=cpu_main, args=(spec, task, self.board, me),
-                                name=f"emu-cpu{spec.cpus[task]}", daemon=True)
-                p.start()
-                self.cpus.append(p)
+                gc.freeze()  # and the Child handles made since
+                with _held():
+                    child = fork_child(cpu_main, (spec, task, self.board, me, digest),
+                                       f"emu-cpu{spec.cpus[task]}", inherited=sentinels)
+                    self.cpus.append(child)
+                    sentinels.append(child.sentinel)
+        except OSError as exc:  # fork or pipe refused: a limit of the host's
+            started = len(self.cpus) + (self.actor is not None)
+            raise RunFailed(f"could not start process {started + 1} of "
+                            f"{spec.tasks + 1}: {exc.strerror} (ulimit -u and -n bound "
+                            "them)") from None
         finally:
             gc.unfreeze()
+        self._exits = selectors.DefaultSelector()  # after the fork: no child holds it
+        for p in (self.actor, *self.cpus):
+            self._exits.register(p.sentinel, selectors.EVENT_READ)
         self._start_stats()
 
     # ------------------------------------------------------------ live statistics
 
     def _start_stats(self) -> None:
-        """The probe and the stats socket, now that every child is forked (no ZeroMQ
-        context may exist before).  The side channel never fails a run."""
-        from emu.stats import StatsProbe
+        """The stats socket, now that every child is forked (no ZeroMQ context may exist
+        before).  The side channel never fails a run."""
         from emu.statsock import StatsPublisher
 
-        self.probe = StatsProbe(self.spec, self.board, self.spec.kernel.epoch)
         try:
             self.stats = StatsPublisher(self.spec.rundir, self.probe.header)
         except Exception as exc:  # e.g. an ipc:// path too long for the TMPDIR
@@ -265,13 +288,19 @@ class Supervisor:
                 raise RunFailed(f"the emulated machine made no progress for {HANG_TIMEOUT_S:g}"
                                 " host seconds (a hung CPU or actor); stopping it")
             self._tick()
-            multiprocessing.connection.wait(self._live_sentinels(), timeout=0.01)
+            self._watch(0.01)
 
-    def _live_sentinels(self) -> list[int]:
-        procs = [self.actor, *self.cpus]
-        return [p.sentinel for p in procs if p is not None and p.exitcode is None]
+    def _watch(self, timeout: float) -> None:
+        """Wait up to `timeout` for a child to exit: one epoll over every sentinel (a
+        machine's hundreds of children are not asked one by one every 10 ms)."""
+        for key, _ in self._exits.select(timeout):
+            self._exits.unregister(key.fileobj)
+            self._exited = True
 
     def _check_children(self) -> None:
+        self._watch(0)
+        if not self._exited:  # no child has exited: nothing to ask the kernel
+            return
         for task, p in enumerate(self.cpus):
             if p.exitcode not in (None, 0):
                 cpu = self.spec.cpus[task]
@@ -323,10 +352,13 @@ class Supervisor:
         deadline = time.monotonic() + STOP_GRACE_S
         for p in procs:
             p.join(max(0.0, deadline - time.monotonic()))
+        if self._exits is not None:
+            self._exits.close()
         for p in procs:
             if p.exitcode is None:
                 _signal(p, signal.SIGKILL)
                 p.join(1.0)
+            p.close()
         if self.spec.profile and self.spec.rundir and self.board is not None:
             from emu.clock.profile import read_profile
 
@@ -343,7 +375,61 @@ class Supervisor:
             self._epoch_map.close()
 
 
-def _signal(p: mp.Process, sig: int) -> None:
+WARM_UP_S = 1e-4   # emulated seconds of the warm-up run: some 40 iterations of a testcase
+
+
+def warm_up(spec: RunSpec) -> None:
+    """Run the testcase's code once here, before the fork, so the children share it warm.
+
+    Python 3.11 rewrites a function's bytecode in place the first times it runs (PEP 659's
+    quickening and specialisation): run first in the children, every CPU process would
+    write, and so own a copy of, the pages of all the kernel paths it runs (~0.15 MiB
+    each, and the actor's too).  So the supervisor runs the testcase in-process for a
+    moment (emu/clock/inproc.py: the same VirtualTd, engine and kernel model, CPUs as
+    threads) on a one-CPU copy of the machine, with its own kernel state, and throws it
+    away: nothing of it reaches the run.  Only a built-in testcase on the virtual clock:
+    a workload file's code is the user's, to run where it is asked to."""
+    if (spec.clock != "virtual" or spec.profile or spec.speedup is not None
+            or not spec.testcase.module.__name__.startswith("workloads.")):
+        return
+    from emu.clock.inproc import run_inproc
+
+    one = replace(spec.machine, sockets=1, cores_per_socket=1, threads_per_core=1,
+                  cores_per_ccx=0)
+    tiny = RunSpec(testcase=spec.testcase, tasks=1, machine=one, seed=spec.seed,
+                   period_s=WARM_UP_S, warmup=0, samples=1, strategies=dict(spec.strategies))
+    tiny.prepare()
+    run_inproc(tiny, timeout_s=60.0)
+
+
+def open_files_for(tasks: int) -> None:
+    """Let this process (and so every child it forks) open the files a machine of `tasks`
+    CPUs needs: the supervisor holds a sentinel per child, the actor a connection per CPU.
+    The soft limit is raised toward the hard one (1024 soft is common, which 768 CPUs
+    exceed); RunFailed, one line, when even the hard limit is too low."""
+    need = 2 * tasks + 256   # the sentinels or connections, and what Python, ZeroMQ, the
+    #                          stats socket and the live view hold besides
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise RunFailed(f"-t {tasks} needs about {need} open files and this host allows "
+                        f"{hard} (ulimit -Hn); raise it or run fewer tasks")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+@contextmanager
+def _held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (blocked) for a moment: one that comes meanwhile is
+    delivered, and raises, as the block ends."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _signal(p: Child, sig: int) -> None:
     try:
         os.kill(p.pid, sig)
     except ProcessLookupError:
