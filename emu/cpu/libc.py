@@ -25,6 +25,7 @@ from emu.kernel.vm_mmap import (
     sys_munmap,
 )
 from emu.kernel.vm_state import local_ctx
+from emu.kernel.vm_unix import sys_break, sys_sbrk_current
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 MAP_FAILED = -1
@@ -65,6 +66,18 @@ class Ctx:
     def madvise(self, addr: int, length: int, advice: int) -> int:
         rv = run_local(self.td, sys_madvise(self.k, self.proc, addr, length, advice))
         return -1 if rv < 0 else 0
+
+    def brk(self, addr: int) -> int:
+        """brk(2): set the break; 0, or -1 (ENOMEM)."""
+        return -1 if run_local(self.td, sys_break(self.k, self.proc, addr)) < 0 else 0
+
+    def sbrk(self, incr: int) -> int:
+        """sbrk(3): libc keeps the break; a non-zero increment moves it with brk(2).
+        Returns the old break."""
+        old = sys_sbrk_current(self.k, self.proc)
+        if incr and self.brk(old + incr) < 0:
+            return MAP_FAILED
+        return old
 
     def store(self, addr: int, value: int = 0) -> None:
         """`*(char *)addr = value`: a user-mode write."""

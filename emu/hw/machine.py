@@ -22,7 +22,17 @@ DEFAULT_MACHINE = "skylake-2s"
 # The costs that are not cycles, what each is and its range: a duration makes no sense for them.
 NOT_CYCLES = {"smt_slowdown": ("a factor", "at least 1"),
               "local_jitter": ("a fraction", "from 0 to below 1"),
-              "tlb_entries": ("a count", "a whole number, at least 1")}
+              "tlb_entries": ("a count", "a whole number, at least 1"),
+              # A socket's DRAM (emu/hw/memctl.py): its channels, their transfer rate in
+              # MT/s, and the fraction of the peak a sustained stream reaches.
+              "dram_channels": ("a count", "a whole number, at least 1"),
+              "dram_mts": ("a rate in MT/s", "a whole number, at least 1"),
+              "dram_efficiency": ("a fraction", "above 0, at most 1"),
+              "pagezero_dram_bytes": ("a count of bytes", "a whole number, at least 1"),
+              "pagecopy_dram_bytes": ("a count of bytes", "a whole number, at least 1"),
+              "vm_ndomains": ("a count", "a whole number, at least 1")}
+COUNTS = {"tlb_entries", "dram_channels", "dram_mts", "pagezero_dram_bytes",
+          "pagecopy_dram_bytes", "vm_ndomains"}   # NOT_CYCLES that are whole numbers
 _SETTING = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*(\S+)\s*$")
 
 
@@ -40,6 +50,10 @@ class Machine:
     freq_hz: int
     costs: dict[str, float] = field(default_factory=dict)
     changed: dict[str, float] = field(default_factory=dict)  # costs set over the preset's
+    # Cores sharing one L3, the cache domain that decides a line transfer's cost (AMD's CCX):
+    # 0 means the whole socket.  A preset with several per socket prices transfers between
+    # them with its line_other_ccx cost (emu/hw/topology.py OTHER_CCX).
+    cores_per_ccx: int = 0
 
     @property
     def ncpus(self) -> int:
@@ -129,11 +143,19 @@ def load_machine(name_or_path: str = DEFAULT_MACHINE) -> Machine:
             threads_per_core=int(data["threads_per_core"]),
             freq_hz=int(data["freq_hz"]),
             costs=dict(data.get("costs", {})),
+            cores_per_ccx=int(data.get("cores_per_ccx", 0)),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MachineError(f"machine preset {name_or_path!r} is malformed: {exc}") from None
     if min(machine.sockets, machine.cores_per_socket, machine.threads_per_core) < 1:
         raise MachineError(f"machine preset {name_or_path!r} has an empty topology")
+    ccx = machine.cores_per_ccx
+    if ccx and (ccx < 1 or machine.cores_per_socket % ccx):
+        raise MachineError(f"machine preset {name_or_path!r}: cores_per_ccx {ccx} does not "
+                           f"divide cores_per_socket {machine.cores_per_socket}")
+    if ccx and ccx < machine.cores_per_socket and "line_other_ccx" not in machine.costs:
+        raise MachineError(f"machine preset {name_or_path!r} has several L3 domains per "
+                           "socket and no line_other_ccx cost")
     return machine
 
 
@@ -171,10 +193,11 @@ def _cost_value(machine: Machine, name: str, text: str) -> float:
         except ValueError as exc:
             raise MachineError(f"cost {name}: {exc}") from None
     ok = {"smt_slowdown": value >= 1, "local_jitter": 0 <= value < 1,
-          "tlb_entries": value >= 1 and value.is_integer()}.get(name, value >= 0)
+          "dram_efficiency": 0 < value <= 1}.get(
+              name, value >= 1 and value.is_integer() if name in COUNTS else value >= 0)
     if not ok or not math.isfinite(value):
         raise MachineError(f"cost {name} is {kind}, {rule}: not {text!r}")
-    return value if name in NOT_CYCLES and name != "tlb_entries" else int(round(value))
+    return value if name in NOT_CYCLES and name not in COUNTS else int(round(value))
 
 
 def cost_table(machine: Machine) -> SimpleNamespace:

@@ -14,6 +14,7 @@ from emu.kernel.locks import LockTable
 from emu.kernel.proc import Proc
 from emu.kernel.strategies import KINDS, choose, strategy
 from emu.kernel.vm_map import VmMap
+from emu.kernel.vm_phys import vm_phys_configure
 from emu.kernel.vm_state import NPV_LIST_LOCKS, VmState, shared_vm_state
 
 
@@ -44,6 +45,7 @@ class KernelConfig:
     spin_locks: set[str] = field(default_factory=set)
     ids: SimpleNamespace = field(default_factory=SimpleNamespace)  # lock and line ids by name
     epoch: object = None                # emu.epoch.Epoch, when a strategy needs one
+    speedup: object = None              # emu whatif's sped-up target (emu/causal/speedup.py)
 
     def add_lock(self, name: str, spin: bool = False) -> int:
         if spin:
@@ -108,6 +110,9 @@ def vm_configure(kc: KernelConfig) -> None:
         if p.shared:
             kc.lock_line(p.vm_map.lock_id)
             kc.lock_line(p.pmap_lock)
+    vm_phys_configure(kc)          # every memory domain's locks and lines
+    ids.pv_chunks_mutex = kc.add_lock("pmap pv chunk list")
+    kc.lock_line(ids.pv_chunks_mutex)
 
 
 def make_procs(mode: str, tasks: int, locks: LockTable) -> list[Proc]:

@@ -10,6 +10,7 @@ shootdown, the page daemon) is a generator that yields what it does to the machi
     Call(kcall, args)       a kernel call on shared state (on a CPU: td.call)
     Ipi(targets, ...)       interrupt those CPUs and spin until every one acknowledged
     Sleep(chan)             sleep until wakeup(chan)
+    MemXfer(arg)            a page's bytes through its socket's memory controllers
     Delay(n)                be off the CPU for n cycles (on a CPU: td.off_cpu)
     SYNC                    what follows happens at this point of virtual time
     NOW                     -> the virtual time here (None on a private path)
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
+from emu.hw.memctl import BYTES_MASK, CORE_SHIFT
 from emu.kernel import ops
 from emu.kernel.kcalls import kcall
 from emu.kernel.thread import ModelThread
@@ -77,6 +79,11 @@ class Sleep(NamedTuple):
 
 class Delay(NamedTuple):
     n: int
+
+
+class MemXfer(NamedTuple):
+    """Bytes through a socket's memory controllers (emu/hw/memctl.py: memctl_arg)."""
+    arg: int
 
 
 
@@ -130,6 +137,8 @@ def run_local(td, gen: KPath) -> Any:
             k = req.__class__
             if k is Cycles:
                 td.cycles(req[0])
+            elif k is _Mark:
+                continue
             elif k is Rmw:
                 if req[0] is None:
                     td.cycles(cost.atomic_local)
@@ -152,11 +161,13 @@ def run_local(td, gen: KPath) -> Any:
                     td.cycles(cost.atomic_local)
                 else:
                     td.mtx_unlock(req[0], req[1])
+            elif k is MemXfer:
+                td.memctl(req[0])
             elif k is Call:
                 td.call(req[0], *req[1])
             elif k is Delay:
                 td.off_cpu(req[0])
-            elif k is not _Mark:
+            else:
                 raise RuntimeError(f"{req!r} needs the kernel actor: not on a CPU's path")
     except StopIteration as stop:
         return stop.value
@@ -203,6 +214,11 @@ class _Run:
                     continue
                 if k is Write:
                     t = write(sim, ks, th, t, req[0])
+                    continue
+                if k is MemXfer:   # the controllers' queue, inside a kernel call
+                    arg = req[0]
+                    t = ks.memctl.transfer(arg & 0xF, t, (arg >> 4) & BYTES_MASK,
+                                           arg >> CORE_SHIFT)
                     continue
                 if req is NOW:
                     value = t

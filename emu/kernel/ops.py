@@ -18,6 +18,7 @@ them is the `Sequencer`: when "now" is, and what a mutex or an interrupt does to
     CALL    kernel call arg on shared state (emu/kernel/kcalls.py)
     OFFCPU  leave the CPU for arg cycles (sleep, preemption)
     ARG     push an argument for the next CALL
+    MEMCTL  a page's bytes through its socket's memory controllers (emu/hw/memctl.py)
 
 `wall` says how the wall clock, where CPUs run free, sequences each: on the CPU itself
 (CPU), sent to the actor (SEND), or sent and waited for (WAIT; a CALL waits when its
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from emu.hw.memctl import run_memctl
 from emu.hw.tlb import IPI_RENDEZVOUS
 from emu.kernel.kcalls import CALLER_SHIFT, HANDLERS
 from emu.protocol import OP_WIDTH
@@ -41,6 +43,7 @@ __all__ = ["OPS", "OP_NAMES", "OP_WIDTH", "RUN", "Sequencer"]
 
 OP_NOP, OP_COUNT, OP_LOCK, OP_UNLOCK, OP_ATOMIC, OP_IPI, OP_READ, OP_WRITE, OP_CALL, \
     OP_OFFCPU, OP_ARG = range(11)
+OP_MEMCTL = 11   # a page's bytes through its socket's memory controllers (emu/hw/memctl.py)
 LOCK_MASK = (1 << CALLER_SHIFT) - 1
 CPU, SEND, WAIT = "cpu", "send", "wait"
 
@@ -153,6 +156,7 @@ OPS: tuple[Op, ...] = (
     Op(OP_CALL, "CALL", _call, SEND),
     Op(OP_OFFCPU, "OFFCPU", _off_cpu, CPU),
     Op(OP_ARG, "ARG", _arg, CPU),
+    Op(OP_MEMCTL, "MEMCTL", run_memctl, CPU),   # the wall clock: the host's own DRAM
 )
 assert all(op.code == i for i, op in enumerate(OPS))
 OP_NAMES = [op.name for op in OPS]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from emu.hw.memctl import memctl_arg
 from emu.hw.tlb import IPI_INVLPG, IPI_INVLRNG, IPI_INVLTLB
 from emu.kernel.invl import (
     DI_ENTER,
@@ -27,10 +28,29 @@ from emu.kernel.invl import (
     tracking,
 )
 from emu.kernel.kcalls import caller
-from emu.kernel.kthread import NOW, SYNC, Call, Cycles, KCtx, Lock, Rmw, Unlock, Write, gcall
+from emu.kernel.kthread import (
+    NOW,
+    SYNC,
+    Call,
+    Cycles,
+    KCtx,
+    Lock,
+    MemXfer,
+    Rmw,
+    Unlock,
+    Write,
+    gcall,
+)
 from emu.kernel.mp_x86 import smp_targeted_tlb_shootdown
 from emu.kernel.proc import IMAGE_END
-from emu.kernel.vm_page import PAGE_SHIFT, PAGE_SIZE, VmPage
+from emu.kernel.vm_page import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    VmPage,
+    vm_page_alloc_noobj,
+    vm_page_free_noobj,
+)
+from emu.kernel.vm_reserv import vm_reserv_level_iffullpop
 
 if TYPE_CHECKING:
     from emu.kernel.proc import Proc
@@ -39,18 +59,29 @@ if TYPE_CHECKING:
 PG_V, PG_RW, PG_U, PG_A, PG_M, PG_MANAGED = 0x001, 0x002, 0x004, 0x020, 0x040, 0x400
 
 PMAP_INVLPG_THRESHOLD = 4096 * PAGE_SIZE
+PDRSHIFT = 21          # a page-directory entry maps 2MB (amd64 NBPDR)
+NPTEPG = 512           # PTEs in a page-table page
+NPCPV = 168            # PV entries in a pv_chunk (_NPCPV)
 
 
 class Pmap:
-    """A page table (va -> pte, the frame in the bits above 12) and pm_active."""
+    """A page table (va -> pte, the frame in the bits above 12), pm_active, the page-table
+    pages by 2 MB frame with their count of valid PTEs (the PT page's wire_count), the
+    frames promoted to 2 MB mappings, and the PV entries its chunks hold."""
 
-    __slots__ = ("pid", "lock_id", "pte", "pm_active")
+    __slots__ = ("pid", "lock_id", "pte", "pm_active", "ptp", "ptp_page", "pde", "pv_used",
+                 "pv_chunks")
 
     def __init__(self, pid: int, lock_id: int | None) -> None:
         self.pid = pid
         self.lock_id = lock_id      # PMAP_LOCK: a shared mutex, or None (private)
         self.pte: dict[int, int] = {}
         self.pm_active: set[int] = set()
+        self.ptp: dict[int, int] = {}          # 2 MB frame -> valid 4 KB PTEs in it
+        self.ptp_page: dict[int, VmPage] = {}  # 2 MB frame -> its page-table page
+        self.pde: set[int] = set()             # frames mapped by one 2 MB PDE
+        self.pv_used = 0                       # PV entries in use (pm_pvchunk)
+        self.pv_chunks: list[VmPage] = []      # its chunks' pages, _NPCPV entries each
 
     def vas(self, sva: int, eva: int) -> list[int]:
         """The mapped pages in [sva, eva), in address order."""
@@ -79,6 +110,8 @@ def local_pmap(k: KCtx, p: Proc) -> Pmap:
 MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE = range(6)
 
 PMAP_ENTER = caller("pmap_enter")
+GET_PV_ENTRY = caller("get_pv_entry")
+FREE_PV_CHUNK = caller("free_pv_chunk")
 PMAP_REMOVE = caller("pmap_remove")
 PMAP_ADVISE = caller("pmap_advise")
 PMAP_REMOVE_ALL = caller("pmap_remove_all")
@@ -90,13 +123,29 @@ PMAP_REMOVE_WRITE = caller("pmap_remove_write")
 def pmap_enter(k: KCtx, pmap: Pmap, va: int, m: VmPage, writable: bool, write: bool
                ) -> Iterator:
     """Map m at va (the hardware sets PG_A, and PG_M for a write, on the access that follows:
-    set here at once).  A valid old mapping is replaced and invalidated, all under the PV
-    list lock, so it needs no DI."""
+    set here at once), under PMAP_LOCK and the page's PV list lock; a valid old mapping is
+    replaced and invalidated under them, so it needs no DI.  A frame's first mapping
+    allocates its page-table page (_pmap_allocpte: a page without an object, zeroed); a
+    new mapping takes a PV entry (get_pv_entry); the 512th valid PTE of a frame whose
+    reservation is fully populated promotes it to a 2 MB mapping (pmap_promote_pde)."""
     vm, c = k.vm, k.cost
-    yield Lock(pmap.lock_id, PMAP_ENTER)
-    yield Rmw(vm.pv_line(m))                     # rw_wlock(PV list lock)
-    yield Cycles(c.pmap_enter)
-    yield SYNC
+    private = pmap.lock_id is None      # PMAP_LOCK and the PV list lock: this CPU's lines
+    frame = va >> PDRSHIFT
+    if not private:
+        yield Lock(pmap.lock_id, PMAP_ENTER)
+    if frame not in pmap.ptp_page:
+        yield from _pmap_allocpte(k, pmap, frame)
+    pvl = vm.pv_line(m)
+    if pvl is not None:
+        yield Rmw(pvl)                           # rw_wlock(PV list lock)
+        yield SYNC
+    old = pmap.pte.get(va, 0)
+    om = vm.page(old) if old & PG_V else None
+    if om is not m:
+        yield from get_pv_entry(k, pmap)
+    yield Cycles(c.pmap_enter + (4 * c.atomic_local if private else 0))
+    if not private:
+        yield SYNC
     old = pmap.pte.get(va, 0)
     om = vm.page(old) if old & PG_V else None
     pte = (m.pa << PAGE_SHIFT) | PG_V | PG_U | PG_MANAGED | PG_A
@@ -110,18 +159,140 @@ def pmap_enter(k: KCtx, pmap: Pmap, va: int, m: VmPage, writable: bool, write: b
             om.pv.remove((pmap.pid, va))
             if old & PG_M:
                 om.dirty = True
+            pmap.pv_used -= 1                    # the old entry goes (free_pv_entry)
+        else:
+            pmap.ptp[frame] = pmap.ptp.get(frame, 0) + 1
         m.pv.append((pmap.pid, va))
     if vm.check is not None:
         vm.trace(k, (yield NOW), "map", m, f"pmap_enter: va {va:#x} "
                  f"({'writable' if writable else 'read-only'})", va)
-    yield Write(vm.pt_line(pmap.pid, va))
+    if not private:
+        yield Write(vm.pt_line(pmap.pid, va))
     if old & PG_A and (om is not m or old & PG_RW and not writable):
         yield from pmap_invalidate_page(k, pmap, va)
-    yield Rmw(vm.pv_line(m))                     # rw_wunlock
-    yield Unlock(pmap.lock_id, PMAP_ENTER)
+    if (pmap.ptp.get(frame) == NPTEPG and frame not in pmap.pde
+            and vm_reserv_level_iffullpop(m) == 0):
+        yield from pmap_promote_pde(k, pmap, frame, m)
+    if pvl is not None:
+        yield Rmw(pvl)                           # rw_wunlock
+    if not private:
+        yield Unlock(pmap.lock_id, PMAP_ENTER)
 
 
-PDRSHIFT = 21  # a page-directory entry maps 2MB (amd64 NBPDR)
+def pmap_enter_quick(k: KCtx, pmap: Pmap, va: int, m: VmPage) -> Iterator:
+    """A read-only mapping of a resident page (vm_fault_prefault): PMAP_LOCK, the PV list
+    lock, pmap_try_insert_pv_entry, the PTE."""
+    vm, c = k.vm, k.cost
+    private = pmap.lock_id is None
+    frame = va >> PDRSHIFT
+    if not private:
+        yield Lock(pmap.lock_id, PMAP_ENTER)
+    if frame not in pmap.ptp_page:
+        yield from _pmap_allocpte(k, pmap, frame)
+    pvl = vm.pv_line(m)
+    if pvl is not None:
+        yield Rmw(pvl)
+    yield from get_pv_entry(k, pmap)
+    yield Cycles(c.pmap_enter + (4 * c.atomic_local if private else 0))
+    if not private:
+        yield SYNC
+    if not pmap.pte.get(va, 0) & PG_V:
+        pmap.pte[va] = (m.pa << PAGE_SHIFT) | PG_V | PG_U | PG_MANAGED
+        pmap.ptp[frame] = pmap.ptp.get(frame, 0) + 1
+        m.pv.append((pmap.pid, va))
+        if vm.check is not None:
+            vm.trace(k, (yield NOW), "map", m, f"pmap_enter_quick: va {va:#x} (read-only)",
+                     va)
+        if pmap.lock_id is not None:
+            yield Write(vm.pt_line(pmap.pid, va))
+    else:
+        pmap.pv_used -= 1
+    if pvl is not None:
+        yield Rmw(pvl)
+    if not private:
+        yield Unlock(pmap.lock_id, PMAP_ENTER)
+
+
+def _pmap_allocpte(k: KCtx, pmap: Pmap, frame: int) -> Iterator:
+    """A page-table page for the 2 MB frame: vm_page_alloc(NULL, ..., VM_ALLOC_NOOBJ |
+    VM_ALLOC_ZERO), zeroed (no prezeroed pages in 2018)."""
+    ptp = yield from vm_page_alloc_noobj(k)
+    yield from pmap_zero_page(k, ptp)
+    pmap.ptp_page[frame] = ptp
+    pmap.ptp.setdefault(frame, 0)
+
+
+def _pmap_free_ptp(k: KCtx, pmap: Pmap, frame: int) -> Iterator:
+    """pmap_unwire_ptp / pmap_remove_pt_page: the frame's page-table page is freed (after
+    the invalidation: vm_page_free_pages_toq, a page without an object)."""
+    ptp = pmap.ptp_page.pop(frame, None)
+    pmap.ptp.pop(frame, None)
+    pmap.pde.discard(frame)
+    if ptp is not None:
+        yield from vm_page_free_noobj(k, ptp)
+
+
+def get_pv_entry(k: KCtx, pmap: Pmap) -> Iterator:
+    """A PV entry from the pmap's chunks (pm_pvchunk, _NPCPV = 168 a chunk); a full set
+    takes a new chunk: a page without an object, then the global pv_chunks list under
+    pv_chunks_mutex ("pmap pv chunk list")."""
+    if pmap.pv_used >= len(pmap.pv_chunks) * NPCPV:
+        pc = yield from vm_page_alloc_noobj(k)
+        lock = k.vm.pv_chunks_mutex
+        yield Lock(lock, GET_PV_ENTRY)
+        yield Cycles(k.cost.pv_chunk_list)
+        yield Unlock(lock, GET_PV_ENTRY)
+        pmap.pv_chunks.append(pc)
+    pmap.pv_used += 1
+
+
+def free_pv_entries(k: KCtx, pmap: Pmap, n: int) -> Iterator:
+    """free_pv_entry n times: a chunk left with no entry in use is freed (free_pv_chunk:
+    off the global list under pv_chunks_mutex, its page back to the buddy queues).
+    Entries are taken from the first chunk with room and a freed entry's chunk moves to
+    the head, so chunks empty in the order they filled: the pmap keeps a count."""
+    pmap.pv_used -= n
+    while pmap.pv_chunks and pmap.pv_used <= (len(pmap.pv_chunks) - 1) * NPCPV:
+        pc = pmap.pv_chunks.pop()
+        lock = k.vm.pv_chunks_mutex
+        yield Lock(lock, FREE_PV_CHUNK)
+        yield Cycles(k.cost.pv_chunk_list)
+        yield Unlock(lock, FREE_PV_CHUNK)
+        yield from vm_page_free_noobj(k, pc)
+
+
+def pmap_promote_pde(k: KCtx, pmap: Pmap, frame: int, m: VmPage) -> Iterator:
+    """The frame's 512 PTEs map its reservation's pages in order with the same bits: one
+    2 MB PDE replaces them (the PT page is kept for a later demotion), and
+    pmap_pv_promote_pde keeps the first PV entry for the 2 MB mapping and frees the
+    other 511."""
+    yield Cycles(k.cost.pmap_promote_pde)
+    pmap.pde.add(frame)
+    yield from free_pv_entries(k, pmap, NPTEPG - 1)
+
+
+def pmap_zero_page(k: KCtx, m: VmPage) -> Iterator:
+    """pagezero (rep stosq) of the page's 4 KB through its socket's memory controllers:
+    the core's own cycles, then the controllers' queue (emu/hw/memctl.py)."""
+    core = k.cost.pmap_zero_page
+    yield Cycles(core)
+    yield MemXfer(memctl_arg(k.vm.page_socket(m), k.cost.pagezero_dram_bytes, core))
+
+
+def pmap_copy_page(k: KCtx, src: VmPage, dst: VmPage) -> Iterator:
+    """pagecopy (rep movsq): 4 KB read from the source page's socket, written to the
+    destination's."""
+    core = k.cost.pmap_copy_page
+    yield Cycles(core)
+    s, d = k.vm.page_socket(src), k.vm.page_socket(dst)
+    nbytes = k.cost.pagecopy_dram_bytes
+    if s == d:
+        yield MemXfer(memctl_arg(s, nbytes, core))
+    else:                              # the read from one socket, the write to the other
+        yield MemXfer(memctl_arg(s, nbytes // 2, core))
+        yield MemXfer(memctl_arg(d, nbytes - nbytes // 2, core))
+
+
 
 
 def pmap_walk(c, sva: int, eva: int) -> int:
@@ -142,33 +313,90 @@ def pmap_walk(c, sva: int, eva: int) -> int:
 
 
 def _pmap_remove(k: KCtx, pmap: Pmap, sva: int, eva: int) -> Iterator:
-    """pmap_remove's body between the DI calls: under the pmap lock, remove each valid PTE
-    and its PV entry, then invalidate the range (a shootdown when others run the pmap)."""
+    """pmap_remove's body between the DI calls: under the pmap lock, remove each 2 MB
+    mapping (pmap_remove_pde: one PV entry, the 512 pages' flags) and each valid PTE
+    (pmap_remove_pte: its PV entry, under the page's PV list lock), then invalidate the
+    range (a shootdown when others run the pmap); the page-table pages left empty are
+    freed after the invalidation (vm_page_free_pages_toq)."""
     vm, c = k.vm, k.cost
+    private = pmap.lock_id is None and vm.private
     yield Lock(pmap.lock_id, PMAP_REMOVE)
     yield Cycles(pmap_walk(c, sva, eva))
     anyvalid = False
+    freed_ptp: list[int] = []
+    removed = 0
+    by_frame: dict[int, list[int]] = {}
     for va in pmap.vas(sva, eva):
-        pte = pmap.pte[va]
-        m = vm.page(pte)
-        yield Rmw(vm.pv_line(m))                 # CHANGE_PV_LIST_LOCK_TO_PHYS
-        yield Cycles(c.pmap_remove_pte)
-        yield SYNC
-        pte = pmap.pte.pop(va, 0)
-        if not pte & PG_V:
+        by_frame.setdefault(va >> PDRSHIFT, []).append(va)
+    for frame, vas in by_frame.items():
+        if frame in pmap.pde and len(vas) == NPTEPG:      # pmap_remove_pde
+            yield Cycles(c.pmap_remove_pde + (2 * c.atomic_local if private else 0))
+            if not private:
+                yield Rmw(vm.pv_line(vm.page(pmap.pte[vas[0]])))
+                yield SYNC
+            for va in vas:
+                pte = pmap.pte.pop(va, 0)
+                if pte & PG_V:
+                    m = vm.page(pte)
+                    m.pv.remove((pmap.pid, va))
+                    if pte & PG_M:
+                        m.dirty = True
+                    pmap_delayed_invl_page(k, m)
+            removed += 1
+            anyvalid = True
+            pmap.ptp[frame] = 0
+            freed_ptp.append(frame)                       # pmap_remove_pt_page
             continue
-        m.pv.remove((pmap.pid, va))
-        if pte & PG_M:
-            m.dirty = True
-        pmap_delayed_invl_page(k, m)
-        anyvalid = True
-        if vm.check is not None:
-            vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove: va {va:#x}, PV entry "
-                     "freed, PV lock dropped before the shootdown", va)
-        yield Write(vm.pt_line(pmap.pid, va))
+        pmap.pde.discard(frame)                           # (demoted: pmap_demote_pde)
+        if private:
+            n = 0
+            for va in vas:
+                pte = pmap.pte.pop(va, 0)
+                if pte & PG_V:
+                    m = vm.page(pte)
+                    m.pv.remove((pmap.pid, va))
+                    if pte & PG_M:
+                        m.dirty = True
+                    n += 1
+            if n:
+                yield Cycles(n * (c.pmap_remove_pte + 2 * c.atomic_local))
+                anyvalid = True
+                removed += n
+                left = pmap.ptp.get(frame, 0) - n
+                pmap.ptp[frame] = left
+                if left <= 0:
+                    freed_ptp.append(frame)               # pmap_unwire_ptp
+            continue
+        for va in vas:
+            pte = pmap.pte[va]
+            m = vm.page(pte)
+            yield Rmw(vm.pv_line(m))                 # CHANGE_PV_LIST_LOCK_TO_PHYS
+            yield Cycles(c.pmap_remove_pte)
+            yield SYNC
+            pte = pmap.pte.pop(va, 0)
+            if not pte & PG_V:
+                continue
+            m.pv.remove((pmap.pid, va))
+            if pte & PG_M:
+                m.dirty = True
+            pmap_delayed_invl_page(k, m)
+            anyvalid = True
+            removed += 1
+            left = pmap.ptp.get(frame, 0) - 1
+            pmap.ptp[frame] = left
+            if left == 0:
+                freed_ptp.append(frame)
+            if vm.check is not None:
+                vm.trace(k, (yield NOW), "unmap", m, f"pmap_remove: va {va:#x}, PV entry "
+                         "freed, PV lock dropped before the shootdown", va)
+            yield Write(vm.pt_line(pmap.pid, va))
+    if removed:
+        yield from free_pv_entries(k, pmap, removed)
     if anyvalid:
         yield from pmap_invalidate_range(k, pmap, sva, eva)
     yield Unlock(pmap.lock_id, PMAP_REMOVE)
+    for frame in freed_ptp:
+        yield from _pmap_free_ptp(k, pmap, frame)
 
 
 def _pmap_advise(k: KCtx, pmap: Pmap, sva: int, eva: int, advice: int) -> Iterator:

@@ -17,6 +17,7 @@ from typing import Any
 from emu.counters import LOCK_FIELDS
 from emu.hw.coherence import Coherence
 from emu.hw.machine import cost_table
+from emu.hw.memctl import memctl_for
 from emu.kernel.kcalls import CALLERS
 from emu.kernel.mtx import EVENTS, Mtx
 
@@ -31,6 +32,7 @@ class KernelState:
         self.transfer = spec.transfer_table()
         self.coh = Coherence(self.transfer, hit=self.cost.l1_hit, atomic=self.cost.atomic_local,
                              memory=self.cost.dram)
+        self.memctl = memctl_for(machine)   # each socket's DRAM bandwidth (emu/hw/memctl.py)
         self.lock_lines = [spec.kernel.lock_line(i) for i in range(len(spec.kernel.locks))]
         self.line_names = list(spec.kernel.lines.names)  # after: lock_line may add a word
         self.locks = [Mtx(self, name, i, spin=name in spec.kernel.spin_locks)
@@ -43,10 +45,13 @@ class KernelState:
         self.kctx: dict = {}        # thread -> its kernel paths' KCtx (emu/kernel/kthread.py)
         self.sleepq: dict[Any, list] = {}           # wait channel -> sleeping threads
         self.vm = spec.kernel.shared_vm_state()   # the shared address spaces (vm_state.py)
+        self.vm.set_machine(machine)              # where its memory domains are
         self.strategy_state: dict[str, Any] = {}
         for kind, module in self.modules.items():
             init = getattr(module, "init_state", None)   # optional in every interface
             self.strategy_state[kind] = init(self) if init is not None else None
+        if spec.kernel.speedup is not None:   # emu whatif: the target's costs scaled, once
+            spec.kernel.speedup.in_actor(self)
 
     def detail(self) -> list[dict]:
         """Per lock and per caller statistics, as RunResult.locks carries them.  A lock
@@ -65,9 +70,18 @@ class KernelState:
 
     def hot_lines(self, top: int = 12) -> list[dict]:
         """The busiest cache lines: per-thread lines (keys like ("md_invl_gen", cpu)) are
-        summed under their name."""
+        summed under their name; a line nobody touched (a lock word of a lock no path
+        took) is left out.  Each socket's memory controllers are listed beside them, by the
+        cycles they served (emu/hw/memctl.py)."""
         rows: dict[str, dict] = {}
+        for row in self.memctl.rows():
+            rows[row["name"]] = {"name": row["name"], "accesses": row["requests"],
+                                 "transfers": row["bytes"] // 64,
+                                 "wait_cycles": row["wait_cycles"],
+                                 "busy_cycles": row["busy_cycles"]}
         for key, ln in self.coh.lines.items():
+            if not ln.accesses:
+                continue
             if isinstance(key, int):
                 name = self.line_names[key]
             else:

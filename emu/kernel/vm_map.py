@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from emu.kernel.kthread import SYNC, Call, Cycles, KCtx, Lock, Unlock, gcall
 from emu.kernel.pmap import local_pmap, pmap_advise, pmap_remove
 from emu.kernel.proc import IMAGE_END, USER_BASE
-from emu.kernel.vm_page import OBJT_DEFAULT, OBJT_VNODE, VmObject, vm_page_free
+from emu.kernel.vm_object import vm_object_terminate_pages
+from emu.kernel.vm_page import (
+    OBJT_DEFAULT,
+    OBJT_VNODE,
+    PQ_INACTIVE,
+    PQ_LAUNDRY,
+    VmObject,
+    vm_page_deactivate,
+)
 
 if TYPE_CHECKING:
     from emu.kernel.proc import Proc
@@ -32,6 +40,7 @@ class VmMap:
     max_offset: int = 0x0000_7fff_ffff_f000
     entries: dict[int, int] = field(default_factory=dict)  # start -> end
     hint: int = 0                # where vm_map_findspace starts looking
+    brk: int = 0                 # the break (vm_daddr + vm_dsize); 0: not moved yet
 
     def findspace(self, length: int) -> int:
         """First-fit from the hint, like vm_map_findspace's common case, above the image."""
@@ -198,16 +207,7 @@ def vm_map_entry_free(k: KCtx, e: MapEntry) -> Iterator:
     for obj in (e.object, e.shadow):
         if obj is None or obj.type != OBJT_DEFAULT:
             continue
-        for m in list(obj.pages.values()):
-            yield SYNC
-            if m.object is not obj:
-                continue
-            if m.busy is None:
-                yield from vm_page_free(k, m)
-            else:                      # the page daemon has it: it frees it when done
-                m.object = None
-                obj.pages.pop(m.pindex, None)
-        yield Cycles(k.cost.vm_map_delete)
+        yield from vm_object_terminate_pages(k, obj)
 
 
 def vm_map_madvise(k: KCtx, p: Proc, start: int, end: int, advice: int) -> Iterator:
@@ -245,9 +245,10 @@ def vm_object_madvise(k: KCtx, pid: int, start: int, end: int, advice: int) -> I
         for va in range(start, end, 4096):
             m = obj.pages.get(e.offset + ((va - e.start) >> 12))
             if m is not None:
-                yield Cycles(k.cost.vm_page_advise)   # vm_page_advise: deactivate
+                yield Cycles(k.cost.vm_page_advise)   # vm_page_advise
                 yield SYNC
-                m.inactive = True
+                # A dirty page goes to the laundry, a clean one to the inactive queue.
+                yield from vm_page_deactivate(k, m, PQ_LAUNDRY if m.dirty else PQ_INACTIVE)
 
 
 # ------------------------------------------------------------------ shared maps: kernel calls

@@ -16,10 +16,13 @@ ranges are here.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from emu.kernel.kthread import KCtx
 from emu.kernel.pmap import Pmap, pt_line
 from emu.kernel.vm_map import MapEntry
 from emu.kernel.vm_page import OBJT_DEFAULT, PAGE_SHIFT, PhysMem, VmObject, VmPage
+from emu.kernel.vm_phys import domain_of_cpu, domains
 
 NPV_LIST_LOCKS = 256   # amd64 pmap.c: NPV_LIST_LOCKS = MAXCPU, hashed by 2MB frame
 
@@ -55,6 +58,33 @@ class VmState:
         self.check = None     # emu.kernel.invariant.Checker, when the run checks the invariant
         self.invl = None      # emu.kernel.invl: delayed-invalidation semantics, when tracked
         self.unmapped: dict[int, set[VmPage]] = {}  # pages each open DI section unmapped
+        # The physical memory's domains (emu/kernel/vm_phys.py): their shared locks and
+        # lines, the domain each CPU allocates from, the socket whose DRAM holds each.
+        self.vmd = ids.vmd
+        self.pv_chunks_mutex: int = ids.pv_chunks_mutex   # amd64 pmap.c, global
+        self.domain_of: defaultdict[int, int] | list[int] = defaultdict(int)  # (no machine: 0)
+        self.domain_socket: list[int] = [0]
+        self.sockets = 1
+        self.pqbatch: dict[tuple[int, int, int], int] = {}  # per-CPU page-queue batches
+        self.brk: dict[int, int] = {}          # a shared process's break (vm_unix.py)
+        self._rv = (cpu_base << 24)
+
+    def set_machine(self, machine) -> None:
+        """Where the domains are: from the machine preset (vm_ndomains, the topology)."""
+        n, self.domain_socket = domains(machine)
+        self.sockets = machine.sockets
+        self.domain_of = [domain_of_cpu(machine, cpu) for cpu in range(machine.ncpus)]
+
+    def page_socket(self, m: VmPage) -> int:
+        """The socket whose DRAM holds m: its domain's; with fewer domains than sockets,
+        the 2 MB frames of a domain alternate between the sockets it spans."""
+        if len(self.domain_socket) >= self.sockets:
+            return self.domain_socket[m.domain]
+        return (m.pa >> 9) % self.sockets
+
+    def next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
 
     # pages and objects
     @property
@@ -121,6 +151,9 @@ def local_vm(td) -> VmState:
     vm = td.vm
     if vm is None:
         vm = td.vm = VmState(td.kernel.ids, cpu_base=td.cpu + 1, private=True)
+        machine = getattr(td, "machine", None)
+        if machine is not None:
+            vm.set_machine(machine)
     return vm
 
 

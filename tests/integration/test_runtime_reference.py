@@ -19,6 +19,11 @@ from tests.conftest import emu
     ("mmap1_processes", 5, []),
     ("mmap1_threads", 4, []),          # every mmap and munmap fights for one map lock
     ("mmap1_processes", 6, ["-m"]),    # SMT siblings: other transfer costs
+    # The fault path: reservations, vmd_free_count, the page-queue batches, PV chunks and
+    # each socket's memory controllers (MEMCTL); the copy-on-write path; the break.
+    ("page_fault1_processes", 3, []),
+    ("page_fault2_processes", 2, []),
+    ("brk1_processes", 3, []),
 ])
 def test_emulator_matches_reference(tmp_path, testcase, tasks, extra):
     period, warmup, samples, seed = "1ms", 1, 2, 11
