@@ -28,13 +28,14 @@ from typing import TextIO
 from emu.hw.machine import load_machine
 from emu.hw.topology import Topology
 from emu.kernel.invariant import Checker
-from emu.kernel.strategies import STRATEGIES
+from emu.kernel.strategies import StrategyError, choose
 from emu.kernel.vm_map import MapEntry
 from emu.machine.spec import RunSpec
 from emu.scenarios import DEFAULT, scenario
 from emu.testcases import Testcase
 
 DEFAULT_TRIALS = 120
+KINDS = ("di",)   # the strategy kinds with a guarantee to check: a DI strategy's invl_model
 JITTER = 0.3
 
 
@@ -126,11 +127,31 @@ def format_trace(name: str, di: str, trial: Trial, freq_hz: int) -> str:
     return "\n".join(lines)
 
 
-def run_check(name: str | None, di: str, trials: int | None, seed: int,
-              json_path: str | None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+@dataclasses.dataclass
+class Search:
+    """What a search of interleavings found."""
+
+    name: str
+    di: str
+    seed: int
+    trials: int                 # trials run (the search stops at the first violation)
+    totals: dict[str, int]
+    found: Trial | None
+    host_s: float
+
+    @property
+    def safe(self) -> bool:
+        return self.found is None
+
+
+def search(name: str | None, di: str, trials: int | None, seed: int) -> Search:
+    """Run trials seed, seed+1, ... until one finds a violation or `trials` have run;
+    CheckError (one line) for bad input."""
     name = name or DEFAULT
-    if di not in STRATEGIES["di"]:
-        raise CheckError(f"unknown di strategy {di!r} (known: {', '.join(STRATEGIES['di'])})")
+    try:   # a built-in's name, or a user's file (loaded, linted and dry-run here)
+        choose(di=di)
+    except StrategyError as exc:
+        raise CheckError(str(exc)) from None
     try:
         mod = scenario(name)
     except ValueError as exc:
@@ -138,7 +159,6 @@ def run_check(name: str | None, di: str, trials: int | None, seed: int,
     trials = DEFAULT_TRIALS if trials is None else trials
     if trials < 1:
         raise CheckError("--trials must be at least 1")
-    freq = load_machine().freq_hz
     t0 = time.perf_counter()
     totals: dict[str, int] = {}
     found: Trial | None = None
@@ -151,7 +171,14 @@ def run_check(name: str | None, di: str, trials: int | None, seed: int,
         if trial.violation is not None:
             found = trial
             break
-    host = time.perf_counter() - t0
+    return Search(name, di, seed, done, totals, found, time.perf_counter() - t0)
+
+
+def run_check(name: str | None, di: str, trials: int | None, seed: int,
+              json_path: str | None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    res = search(name, di, trials, seed)
+    name, found, done, totals, host = res.name, res.found, res.trials, res.totals, res.host_s
+    freq = load_machine().freq_hz
     doc = {"scenario": name, "di": di, "seed": seed, "trials": done,
            "interleavings": done, "violations": 0 if found is None else 1,
            "stats": totals, "host_s": round(host, 3)}

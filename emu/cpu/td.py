@@ -29,6 +29,7 @@ from emu.kernel.ops import (
     OP_COUNT,
     OP_IPI,
     OP_LOCK,
+    OP_MEMCTL,
     OP_OFFCPU,
     OP_READ,
     OP_UNLOCK,
@@ -57,6 +58,9 @@ class Td:
         self.tlb = Tlb(int(machine.costs.get("tlb_entries", 1536)))
         self.vm = None                 # this CPU's private VM state (emu/kernel/vm_state.py)
         self.vtime = 0                 # virtual time at the last sync (virtual clock)
+        speedup = getattr(kernel, "speedup", None)
+        if speedup is not None:        # emu whatif: patches this CPU's operations, once
+            speedup.on_cpu(self)
 
     def smt_speed(self, machine: Machine, cpus) -> float:
         """The factor this CPU's local costs are stretched by here: whenever an SMT
@@ -111,6 +115,10 @@ class Td:
 
     def ipi(self, target: int) -> None:
         self._op(OP_IPI, target)
+
+    def memctl(self, arg: int) -> None:
+        """Bytes through a socket's memory controllers (emu/hw/memctl.py)."""
+        self._op(OP_MEMCTL, arg)
 
     def off_cpu(self, cycles: int) -> None:
         self._op(OP_OFFCPU, cycles)

@@ -226,9 +226,9 @@ class Mtx:
         what makes a test-and-test-and-set handoff slower the more CPUs spin (Boyd-Wickizer
         et al., "Non-scalable locks are dangerous", 2012).  Each reader then holds a shared
         copy until the next write invalidates it."""
-        read = self.coh.read
-        for when, cpu in sorted(misses):
-            read(self.word, cpu, when)
+        coh = self.coh   # called, not its bound `read` kept: compiled, that binds the base
+        for when, cpu in sorted(misses):   # class's, past a subclass's (emu/causal/speedup)
+            coh.read(self.word, cpu, when)
 
     def _take(self, th, t: int, caller: int) -> int:
         self.owner = th

@@ -12,6 +12,10 @@ docstring says what a module must define (its Protocol) and may declare.  The st
 are found by scanning the kind's package: every public module in it is one, named after
 its file; the one marking itself `DEFAULT = True` is used when none is named.  Listing
 order: the default, then the others by name.
+
+A name that is a path (`./my_di.py`: ends in .py or has a /) is a strategy from a user's
+file, loaded, linted and dry-run by emu.kernel.strategy_file; it is never listed in
+STRATEGIES (the built-ins), and its name in a run's strategies is the path as given.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import inspect
 import pkgutil
 from importlib import import_module
 from types import ModuleType
+
+from emu.kernel import strategy_file
 
 KINDS = ("di", "swap", "ucred")
 
@@ -82,26 +88,61 @@ def check_interface(kind: str, module: ModuleType) -> ModuleType:
     return module
 
 
+def from_file(kind: str, path: str) -> ModuleType:
+    """The strategy of `kind` in the user's file `path`, as the kernel uses it (see
+    emu.kernel.strategy_file); StrategyError in one line if it cannot be used."""
+    if kind not in KINDS:
+        raise StrategyError(f"unknown strategy kind {kind!r}")
+    others = {k: MODULES[k][DEFAULTS[k]] for k in KINDS if k != kind}
+    try:
+        return strategy_file.load(kind, path, check_interface, _package(kind).HOOKS, others)
+    except strategy_file.StrategyFault as exc:
+        raise StrategyError(str(exc)) from None
+
+
+def kind_of_file(path: str) -> str:
+    """The kind whose hooks the strategy file `path` defines; StrategyError (one line) if
+    it defines none, or those of more than one kind."""
+    try:
+        names = strategy_file.defined_functions(path)
+    except strategy_file.StrategyFault as exc:
+        raise StrategyError(str(exc)) from None
+    kinds = [kind for kind in KINDS if names & set(_package(kind).HOOKS)]
+    if len(kinds) != 1:
+        hooks = "; ".join(f"{kind}: {', '.join(_package(kind).HOOKS)}" for kind in KINDS)
+        what = "no strategy's hooks" if not kinds else f"hooks of {' and '.join(kinds)}"
+        raise StrategyError(f"{path} defines {what} (a strategy file implements one kind: "
+                            f"{hooks})")
+    return kinds[0]
+
+
 def choose(**selected: str | None) -> dict[str, str]:
     """The full selection: defaults overridden by what was given, each module checked
-    against its interface; raises StrategyError."""
+    against its interface (a user's file loaded and checked too); raises StrategyError."""
     chosen = dict(DEFAULTS)
     for kind, name in selected.items():
         if kind not in STRATEGIES:
             raise StrategyError(f"unknown strategy kind {kind!r}")
         if name is None:
             continue
-        if name not in STRATEGIES[kind]:
+        if strategy_file.is_path(name):
+            from_file(kind, name)
+        elif name not in STRATEGIES[kind]:
             raise StrategyError(f"unknown {kind} strategy {name!r} "
-                                f"(known: {', '.join(STRATEGIES[kind])})")
+                                f"(known: {', '.join(STRATEGIES[kind])}; or a file, "
+                                f"./my_{kind}.py)")
         chosen[kind] = name
     for kind, name in chosen.items():
-        check_interface(kind, MODULES[kind][name])
+        if not strategy_file.is_path(name):
+            check_interface(kind, MODULES[kind][name])
     return chosen
 
 
 def strategy(kind: str, name: str) -> ModuleType:
-    """The checked module of strategy `name` of `kind`; raises StrategyError."""
+    """The checked module of strategy `name` of `kind` (a built-in, or a user's file);
+    raises StrategyError."""
+    if strategy_file.is_path(name):
+        return from_file(kind, name)
     try:
         module = MODULES[kind][name]
     except KeyError:

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from emu.clock import PROFILERS
 from emu.hw.machine import Machine
-from emu.hw.topology import HOME_SOCKET, OTHER_SOCKET, SAME_CPU, SAME_SOCKET, SMT_SIBLING, Topology
+from emu.hw.topology import (
+    HOME_SOCKET,
+    OTHER_CCX,
+    OTHER_SOCKET,
+    SAME_CPU,
+    SAME_SOCKET,
+    SMT_SIBLING,
+    Topology,
+)
 from emu.kernel.config import KernelConfig, build_kernel
 from emu.kernel.strategies import choose
 from emu.testcases import Testcase
@@ -33,6 +41,7 @@ class RunSpec:
     unbound: bool = False
     strategies: dict[str, str] = field(default_factory=dict)  # kind -> name; see strategies.py
     profile: bool = False       # attribute emulated cycles to kernel functions (--profile)
+    speedup: object = None      # emu whatif: one target virtually sped up (emu/causal/speedup)
     # Filled in by prepare():
     cpus: list[int] = field(default_factory=list)
     kernel: KernelConfig | None = None
@@ -56,14 +65,18 @@ class RunSpec:
                  SMT_SIBLING: self.machine.cost("line_smt_sibling"),
                  SAME_SOCKET: self.machine.cost("line_same_socket"),
                  OTHER_SOCKET: self.machine.cost("line_other_socket")}
+        if topo.ccx_per_socket > 1:  # another L3 of the same socket (AMD: another CCX)
+            price[OTHER_CCX] = self.machine.cost("line_other_ccx")
         to_home = self.machine.cost("line_other_socket_to_home")
 
-        def cost(a: int, b: int) -> int:
-            d = topo.distance(a, b)
-            return to_home if d == OTHER_SOCKET and topo.socket_of(b) == HOME_SOCKET else price[d]
-
         n = topo.ncpus
-        return [[cost(a, b) for b in range(n)] for a in range(n)]
+        home = [topo.socket_of(b) == HOME_SOCKET for b in range(n)]
+
+        def row(a: int) -> list[int]:
+            return [to_home if d == OTHER_SOCKET and h else price[d]
+                    for d, h in zip(topo.distance_row(a), home, strict=True)]
+
+        return [row(a) for a in range(n)]
 
     def validate(self) -> None:
         if not 1 <= self.tasks <= MAX_TASKS:
@@ -79,12 +92,17 @@ class RunSpec:
             raise ValueError("--period must be positive")
         if self.profile and self.clock not in PROFILERS:
             raise ValueError("--profile needs the virtual clock (cycles are only known there)")
+        if self.speedup is not None and (self.clock != "virtual" or self.profile):
+            raise ValueError("a virtual speed-up needs the virtual clock, without --profile")
         self.strategies = choose(**self.strategies)
 
     def prepare(self) -> None:
         self.validate()
         self.cpus = Topology.of(self.machine).place(self.tasks, self.smt, self.unbound)
         self.kernel = build_kernel(self.testcase.mode, self.cpus, self.strategies)
+        if self.speedup is not None:
+            self.speedup.check(self.kernel)
+            self.kernel.speedup = self.speedup   # Td and KernelState apply it (emu/causal)
 
 
 @dataclass
