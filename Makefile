@@ -30,6 +30,8 @@ bench: setup
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_epoch.py
 	$(BIN)/python bench/bench_sweeps.py
+	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_faults.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

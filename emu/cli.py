@@ -32,7 +32,8 @@ def _root(
 
 
 def _strategy_help(kind: str, what: str) -> str:
-    return f"{what}: {' | '.join(STRATEGIES[kind])} (default {DEFAULTS[kind]})."
+    return (f"{what}: {' | '.join(STRATEGIES[kind])} (default {DEFAULTS[kind]}), or a "
+            f"file ./my_{kind}.py (`emu list --interface {kind}`).")
 
 
 def _di() -> typer.Option:
@@ -51,6 +52,18 @@ def _ucred() -> typer.Option:
 COST_OPTION = typer.Option(None, "--cost", metavar="NAME=VALUE",
                            help="Set one of the machine's costs (repeatable): cycles, or a "
                            "duration such as 150ns (`emu list --costs` lists them).")
+
+
+def _workers() -> typer.Option:
+    return typer.Option(None, "--workers", metavar="N",
+                        help="Run the runs on a local Dask cluster of N worker processes "
+                        "(127.0.0.1 only; needs Dask, emu's cluster extra).")
+
+
+def _scheduler() -> typer.Option:
+    return typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                        help="Run the runs on the Dask cluster of this scheduler (`dask "
+                        "scheduler`, dask-jobqueue, ...).")
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -127,17 +140,22 @@ def sweep(
     plot_path: str = typer.Option(None, "--plot", help="Write a PNG of ops/s against tasks."),
     compare_json: str = typer.Option(None, "--compare-json",
                                      help="Draw another sweep's --json on the same --plot."),
+    workers: int = _workers(),
+    scheduler: str = _scheduler(),
 ) -> None:
     """will-it-scale's runtest.py: a CSV of ops/s and idle % over task counts."""
     from emu.run import UsageError
+    from emu.runners import RunnerError, open_cluster
     from emu.sweep import plan_sweep, run_sweep
 
     try:
         plan = plan_sweep(testcase, tasks, step, machine,
                           {"di": di, "swap": swap, "ucred": ucred}, seed, period, warmup,
                           samples, costs=cost)
-        code = run_sweep(plan, csv_path, json_path, plot_path, compare_json)
-    except UsageError as exc:
+        with open_cluster(workers, scheduler) as runner:
+            code = run_sweep(plan, csv_path, json_path, plot_path, compare_json,
+                             runner=runner)
+    except (UsageError, RunnerError) as exc:
         fail(str(exc))
     raise typer.Exit(code)
 
@@ -148,16 +166,20 @@ def experiment(
                                "examples/case-study.toml)."),
     out: str = typer.Option(None, "--out", help="Output directory (default: NAME-results); "
                             "runs already there are not run again."),
+    workers: int = _workers(),
+    scheduler: str = _scheduler(),
 ) -> None:
     """Run a matrix of testcases x strategies x tasks x seeds; write JSON, CSV, plots,
     ministat comparisons and report.md."""
     from emu.experiment.model import ExperimentError, load_experiment
     from emu.experiment.run import run_experiment
+    from emu.runners import RunnerError, open_cluster
 
     try:
         exp = load_experiment(file, out)
-        code = run_experiment(exp, out)
-    except ExperimentError as exc:
+        with open_cluster(workers, scheduler) as runner:
+            code = run_experiment(exp, out, runner=runner)
+    except (ExperimentError, RunnerError) as exc:
         fail(str(exc))
     raise typer.Exit(code)
 
@@ -189,11 +211,22 @@ def list_(
                                "--cost sets)."),
     machine: str = typer.Option(None, "--machine", help="The machine whose costs to list "
                                 f"(preset or TOML; implies --costs; default {DEFAULT_MACHINE})."),
+    interface: str = typer.Option(None, "--interface", metavar="KIND",
+                                  help="Instead, the interface a strategy of KIND (di, swap, "
+                                  "ucred) implements, and what a strategy file may use."),
 ) -> None:
     """Testcases, machine presets, clocks and strategies."""
     from emu.hw.machine import MachineError
     from emu.report.listing import cost_listing, listing
 
+    if interface is not None:
+        from emu.report.interface import interface_doc
+
+        try:
+            typer.echo(interface_doc(interface))
+        except ValueError as exc:
+            fail(str(exc))
+        return
     if not costs and machine is None:
         typer.echo(listing())
         return
@@ -216,7 +249,7 @@ def compare(ctx: typer.Context) -> None:
 def check(
     scenario: str = typer.Argument(None, help="A scenario (default shared-pages)."),
     di: str = typer.Option(..., "--di", help="The delayed-invalidation strategy to check: "
-                           f"{' | '.join(STRATEGIES['di'])}."),
+                           f"{' | '.join(STRATEGIES['di'])}, or a file ./my_di.py."),
     trials: int = typer.Option(None, "--trials",
                                help="Interleavings to try, one per seed (default 120)."),
     seed: int = typer.Option(0, "--seed", help="First trial's seed (--trials 1: replay it)."),
@@ -230,6 +263,85 @@ def check(
     except CheckError as exc:
         fail(str(exc))
     raise typer.Exit(code)
+
+
+@app.command()
+def whatif(
+    testcase: str = typer.Argument(..., help="A testcase (see `emu list`) or a workload file."),
+    tasks: int = typer.Option(1, "-t", help="Tasks (emulated CPUs busy)."),
+    speedup: str = typer.Option("25,50,100", "--speedup", metavar="PCTS",
+                                help="Virtual speed-ups to try, in percent of each target's "
+                                "cost (100: the cost removed)."),
+    json_path: str = typer.Option(None, "--json", help="Also write the ranking as JSON here."),
+    plot_path: str = typer.Option(None, "--plot", help="Write a PNG of the speed-up curves."),
+    di: str = _di(),
+    swap: str = _swap(),
+    ucred: str = _ucred(),
+    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the CPUs' RNGs (every run the same)."),
+    period: str = typer.Option(None, "--period", help="Length of a sample (default 10ms)."),
+    warmup: int = typer.Option(1, "--warmup", help="Warmup samples per run."),
+    samples: int = typer.Option(2, "-s", help="Measured samples per run."),
+    cost: list[str] = COST_OPTION,
+    kinds: str = typer.Option("lock,caller,line,function", "--kinds",
+                              help="Which targets: some of lock,caller,line,function."),
+    floor: float = typer.Option(1.0, "--floor", metavar="PCT",
+                                help="Skip targets under PCT% of their kind's baseline cycles."),
+    jobs: int = typer.Option(None, "-j", help="Runs side by side (default: the host's cores)."),
+) -> None:
+    """Causal profile: rerun with each lock, hot line and kernel function virtually sped up,
+    and rank what each buys."""
+    from emu.causal.whatif import plan_whatif, whatif_command
+    from emu.run import UsageError
+
+    try:
+        plan = plan_whatif(testcase, tasks, {"di": di, "swap": swap, "ucred": ucred}, speedup,
+                           kinds, floor, jobs, machine, seed, period, warmup, samples, cost)
+        code = whatif_command(plan, json_path, plot_path)
+    except UsageError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
+def chain(
+    testcase: str = typer.Argument(..., help="A testcase (see `emu list`) or a workload file."),
+    tasks: int = typer.Option(1, "-t", help="Tasks (emulated CPUs busy)."),
+    steps: int = typer.Option(5, "--steps", help="At most this many steps."),
+    candidates: str = typer.Option(None, "--candidates", metavar="DIR",
+                                   help="Also try the strategy files in DIR."),
+    json_path: str = typer.Option(None, "--json", help="Also write the steps as JSON here."),
+    di: str = _di(),
+    swap: str = _swap(),
+    ucred: str = _ucred(),
+    machine: str = typer.Option(DEFAULT_MACHINE, "--machine", help="Machine preset or TOML."),
+    seed: int = typer.Option(0, "--seed", help="The first of the seeds each step runs."),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds per step (ministat compares them)."),
+    period: str = typer.Option(None, "--period", help="Length of a sample (default 10ms)."),
+    warmup: int = typer.Option(1, "--warmup", help="Warmup samples per run."),
+    samples: int = typer.Option(2, "-s", help="Measured samples per run."),
+    cost: list[str] = COST_OPTION,
+    threshold: float = typer.Option(5.0, "--threshold", metavar="PCT",
+                                    help="Keep an alternative only if it gains PCT% or more."),
+    check_trials: int = typer.Option(None, "--check-trials",
+                                     help="emu check's trials per DI candidate (default 120)."),
+    floor: float = typer.Option(1.0, "--floor", metavar="PCT",
+                                help="The what-ifs skip targets under PCT% of their kind's "
+                                "cycles."),
+    jobs: int = typer.Option(None, "-j", help="Runs side by side (default: the host's cores)."),
+) -> None:
+    """From the given strategies: name the structure that bounds throughput, swap in the
+    best safe alternative strategy for it, and repeat."""
+    from emu.causal.chain import chain_command, plan_chain
+    from emu.run import UsageError
+
+    try:
+        plan = plan_chain(testcase, tasks, {"di": di, "swap": swap, "ucred": ucred}, machine,
+                          steps, candidates, seed, seeds, period, warmup, samples, cost,
+                          threshold, check_trials, floor, jobs)
+    except UsageError as exc:
+        fail(str(exc))
+    raise typer.Exit(chain_command(plan, json_path))
 
 
 @validate_app.command("epoch")
