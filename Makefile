@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Re-install whenever the package description, a C source or a compiled module changes
 # (a module with a .pxd is compiled by Cython: emu/compiled.py).
-COMPILED := $(wildcard emu/*/*.pxd) $(patsubst %.pxd,%.py,$(wildcard emu/*/*.pxd))
+COMPILED := $(wildcard emu/*.pxd emu/*/*.pxd) $(patsubst %.pxd,%.py,$(wildcard emu/*.pxd emu/*/*.pxd))
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py emu/epoch/_atomics.c emu/epoch/_ck_epoch.c $(COMPILED)
 	$(BIN)/python -m pip install -q -e '.[test,cluster]'
 	touch $@
@@ -28,6 +28,7 @@ test: setup
 # Every benchmark under bench/, each printing its table (the sweeps take about two minutes).
 bench: setup
 	$(BIN)/python bench/bench_runtime.py
+	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_epoch.py
 	$(BIN)/python bench/bench_sweeps.py
 	$(BIN)/python bench/bench_scale.py

@@ -1,11 +1,16 @@
 """Which of the model's modules run compiled, and the switch back to their Python source.
 
-The engine's inner loop (emu/clock/engine.py), the mutex model (emu/kernel/mtx.py), the
-cache-line model (emu/hw/coherence.py) and the thread they share (emu/kernel/thread.py) are
-compiled by Cython when `make setup` finds it (setup.py).  The .py file stays the model, and
-is what is compiled: a module's .pxd beside it only declares the types of its classes'
-fields and of its hot methods' arguments (cycles: C long long, overflow-checked), so a
-reader reads one text.  Every module with a .pxd is compiled; nothing else.
+The kernel actor's inner loop is compiled by Cython when `make setup` finds it (setup.py):
+the engine (emu/clock/engine.py), the mutex and cache-line models (emu/kernel/mtx.py,
+emu/hw/coherence.py), the thread they share (emu/kernel/thread.py), the op table
+(emu/kernel/ops.py), the actor's kernel-path driver and the requests it reads
+(emu/kernel/kthread.py, requests.py), the memory controllers (emu/hw/memctl.py) and the
+counter board (emu/counters.py).  The .py file stays the model, and is what is compiled: a
+module's .pxd beside it only declares the types of its classes' fields and of its hot
+methods' arguments and locals (cycles: C long long, overflow-checked), so a reader reads
+one text.  Every module with a .pxd is compiled; nothing else.  The CPU's kernel-path
+driver (emu/kernel/run_local.py) and the kernel paths stay Python: --profile reads their
+frames.
 
 The Python source runs instead, all of it (a compiled module's classes extend another's, so
 they go together), when EMU_PURE=1 or when any compiled module is missing or older than its

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heappushpop
 
 from emu.counters import (
     H_EVENTS,
@@ -110,6 +110,9 @@ class Engine:
         self.interrupt: Callable[..., None] | None = None
         self.ret_value: Callable[[int, object], None] = lambda *a: None
         self.heap: list[tuple] = []  # (vtime, cpu, seq, kind, callback)
+        # The event scheduled last, held out of the heap while the loop runs: most often it
+        # is the next to run (a CPU's next op), and then it costs no push and no pop.
+        self.ready: tuple | None = None
         self.intr_bounds: list[tuple[int, int]] = []  # (vtime, cpu) of interrupts not acked
         self.starved: list[tuple[int, int, int]] = []
         self.seq = 0
@@ -172,7 +175,7 @@ class Engine:
     def at(self, t: int, cpu: int, fn: Callable[[int], None]) -> None:
         """Run fn(t) at virtual time t, ordered as an event of CPU cpu."""
         self.seq += 1
-        heappush(self.heap, (t, cpu, self.seq, CALLBACK_EVENT, fn))
+        self._push((t, cpu, self.seq, CALLBACK_EVENT, fn))
 
     def resume(self, th: Thread, t: int) -> None:
         """th's blocked operation completed at t (a lock was handed to it).  A kernel path
@@ -188,10 +191,12 @@ class Engine:
         self._advance(th, t)
 
     def lock(self, th, t: int, lock: int, caller: int) -> int | None:
-        return self.ks.locks[lock].acquire(th, t, caller)
+        m = self.ks.locks[lock]
+        return m.acquire(th, t, caller)
 
     def unlock(self, th, t: int, lock: int, caller: int) -> int:
-        return self.ks.locks[lock].release(th, t)
+        m = self.ks.locks[lock]
+        return m.release(th, t)
 
     def ret(self, th, value: object) -> None:
         """A kernel call's value for the CPU waiting on it (sent before the batch's DONE)."""
@@ -215,18 +220,38 @@ class Engine:
             heappop(starved)
         return limit
 
+    def _push(self, entry: tuple) -> None:
+        """Schedule an event (vtime, cpu, seq, kind, payload)."""
+        if self.ready is not None:
+            heappush(self.heap, self.ready)
+        self.ready = entry
+
+    def next_event(self) -> tuple | None:
+        """The earliest event scheduled (vtime, cpu, seq, kind, payload), if any."""
+        if self.ready is not None:
+            heappush(self.heap, self.ready)
+            self.ready = None
+        return self.heap[0] if self.heap else None
+
     def run(self) -> None:
         """Process every event that is safe to process now."""
         heap, threads, starved = self.heap, self.threads, self.starved
         limit = self.horizon()
         steps = 0
         step = self._step
-        while heap:
-            entry = heap[0]
+        while True:
+            entry = self.ready
+            if entry is not None:
+                self.ready = None
+                entry = heappushpop(heap, entry)  # the earlier of it and the heap's first
+            elif heap:
+                entry = heappop(heap)
+            else:
+                break
             t, cpu = entry[0], entry[1]
             if limit is not None and (t > limit[0] or (t == limit[0] and cpu >= limit[1])):
+                heappush(heap, entry)
                 break
-            heappop(heap)
             steps += 1
             kind = entry[3]
             if kind == STEP_EVENT:
@@ -240,6 +265,9 @@ class Engine:
             elif self.intr_bounds:
                 limit = self.horizon()
         self.processed += steps
+        if self.ready is not None:   # between runs, the heap holds every event
+            heappush(heap, self.ready)
+            self.ready = None
         words = self.words
         words[H_HEARTBEAT] = self.processed
         words[H_EVENTS] = self.events
@@ -265,7 +293,7 @@ class Engine:
         # Slowed or not as decided when its last batch ended (_advance): a starved CPU's
         # batch may arrive after its siblings have moved on in virtual time.
         pre = int(ops[1] * self.smt_slowdown) if th.stretch else ops[1]
-        heappush(self.heap, (th.t + pre, th.cpu, self.seq, STEP_EVENT, None))
+        self._push((th.t + pre, th.cpu, self.seq, STEP_EVENT, None))
 
     def _step(self, th: Thread, t: int) -> None:
         ops, pc = th.ops, th.pc
@@ -304,10 +332,9 @@ class Engine:
         pre = th.ops[pc + 1]
         if works:
             pre = int(pre * self.smt_slowdown)
-        heappush(self.heap, (t + pre, th.cpu, self.seq, STEP_EVENT, None))
+        self._push((t + pre, th.cpu, self.seq, STEP_EVENT, None))
 
-    @staticmethod
-    def sibling_works(th: Thread) -> bool:
+    def sibling_works(self, th: Thread) -> bool:
         """Whether another thread of th's core computes now (SMT sharing: emu/hw/smt.py);
         one that waits (spins, sleeps, awaits ACKs) or has finished does not."""
         for sib in th.siblings:
@@ -397,7 +424,7 @@ class Engine:
     def _push_ack(self, th: Thread, vtime: int, handler: int, waiter) -> None:
         self.ks.events += 1
         self.seq += 1
-        heappush(self.heap, (vtime, th.cpu, self.seq, ACK_EVENT, (waiter, handler)))
+        self._push((vtime, th.cpu, self.seq, ACK_EVENT, (waiter, handler)))
 
     def _acked(self, th: Thread, t: int, payload: tuple) -> None:
         """th's interrupt handler finished at t: its initiator may go on."""

@@ -6,7 +6,7 @@ each half is attributed where it is known:
 * Local cycles, in the CPU process: `ProfilingTd.cycles` charges them to the function that
   called `td.cycles` and that function's caller (two frames, looked up only when profiling;
   without --profile the plain VirtualTd runs and pays nothing).  A kernel path driven by
-  `run_local` (emu/kernel/kthread.py) is charged as if its generators were frames: the
+  `run_local` (emu/kernel/run_local.py) is charged as if its generators were frames: the
   innermost generator of the driven `yield from` chain, called from the generator that
   delegated to it, or, for the outermost, from the function that called run_local.  Shared
   operations are attributed to their issuer the same way.
@@ -53,8 +53,8 @@ from emu.clock.engine import BLOCKED, Engine
 from emu.clock.virtual import VirtualTd
 from emu.cpu.libc import Ctx
 from emu.hw import smt
-from emu.kernel.kthread import run_local
 from emu.kernel.ops import OP_IPI, OP_WIDTH
+from emu.kernel.run_local import run_local
 
 CPU_FILE = "profile-cpu{cpu}.json"
 ACTOR_FILE = "profile-actor.json"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from emu.cpu.mmu import user_access
 from emu.cpu.td import Td
 from emu.kernel.kern_synch import mi_switch
-from emu.kernel.kthread import run_local
 from emu.kernel.pmap import MADV_DONTNEED, MADV_FREE, MADV_NORMAL, pmap_activate
 from emu.kernel.proc import Proc
+from emu.kernel.run_local import run_local
 from emu.kernel.vm_map import vfs_create, vm_map_thread_window
 from emu.kernel.vm_mmap import (
     MAP_ANONYMOUS,

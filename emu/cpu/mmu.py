@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emu.kernel.invariant import CHECK_ACCESS
-from emu.kernel.kthread import run_local
 from emu.kernel.pmap import local_pmap
+from emu.kernel.run_local import run_local
 from emu.kernel.vm_fault import VM_ACCESS_K, vm_access
 from emu.kernel.vm_page import PAGE_MASK
 from emu.kernel.vm_state import local_ctx

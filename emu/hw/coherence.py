@@ -108,9 +108,10 @@ class Coherence:
             self.memory if ln.owner < 0 else self.transfer[ln.owner][cpu])
         if ln.sharers:
             col = self.inbound[cpu]
-            far = max(map(col.__getitem__, ln.sharers))
-            if far > cost:
-                cost = far
+            for sharer in ln.sharers:
+                far = col[sharer]
+                if far > cost:
+                    cost = far
         return cost
 
     def _served(self, ln: Line, t: int, cost: int, extra: int) -> int:

@@ -1,7 +1,8 @@
 """Kernel paths written once, run where their state lives.
 
 Every kernel path (a syscall, vm_fault, pmap_enter, pmap_remove, a strategy's hook, a TLB
-shootdown, the page daemon) is a generator that yields what it does to the machine:
+shootdown, the page daemon) is a generator that yields what it does to the machine (the
+requests, emu/kernel/requests.py; imported from here):
 
     Cycles(n)               local work
     Read/Write/Rmw(line)    an access to a cache line of kernel data (None: a line only
@@ -17,9 +18,10 @@ shootdown, the page daemon) is a generator that yields what it does to the machi
 
 Two drivers run them:
 
-* `run_local(td, gen)`, in a CPU process: costs become `td.cycles`, a private line or
-  mutex (None) a local cost, shared ones the CPU's operations (emu/kernel/ops.py).
-* `start(...)`, in the kernel actor, for shared state (a `_threads` address space, the page
+* `run_local(td, gen)` (emu/kernel/run_local.py), in a CPU process: costs become
+  `td.cycles`, a private line or mutex (None) a local cost, shared ones the CPU's
+  operations (emu/kernel/ops.py).
+* `start(...)`, here, in the kernel actor, for shared state (a `_threads` address space, the page
   daemon): it advances virtual time itself and blocks on the sequencer, `ks.sim`, which
   offers at/resume/lock/unlock/ipi/ret (the engine, the reference simulation, the wall
   clock's actor).  Before a mutex, an IPI, a sleep or a SYNC it waits for the event time
@@ -31,76 +33,30 @@ actor as one operation of the CPU's stream, which goes on when the generator ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 from emu.hw.memctl import BYTES_MASK, CORE_SHIFT
 from emu.kernel import ops
 from emu.kernel.kcalls import kcall
+from emu.kernel.requests import (  # noqa: F401  (the vocabulary kernel paths import here)
+    NOW,
+    SYNC,
+    Call,
+    Cycles,
+    Delay,
+    Ipi,
+    KPath,
+    Lock,
+    Mark,
+    MemXfer,
+    Read,
+    Rmw,
+    Sleep,
+    Unlock,
+    Write,
+)
 from emu.kernel.thread import ModelThread
-
-
-class Cycles(NamedTuple):
-    n: int
-
-
-class Read(NamedTuple):
-    line: Any
-
-
-class Write(NamedTuple):
-    line: Any
-
-
-class Rmw(NamedTuple):
-    line: Any
-
-
-class Lock(NamedTuple):
-    lock: int | None
-    caller: int = 0
-
-
-class Unlock(NamedTuple):
-    lock: int | None
-    caller: int = 0
-
-
-class Ipi(NamedTuple):
-    targets: tuple[int, ...]
-    vector: int
-    a1: int = 0
-    a2: int = 0
-
-
-class Sleep(NamedTuple):
-    chan: Any
-
-
-class Delay(NamedTuple):
-    n: int
-
-
-class MemXfer(NamedTuple):
-    """Bytes through a socket's memory controllers (emu/hw/memctl.py: memctl_arg)."""
-    arg: int
-
-
-
-class Call(NamedTuple):
-    """td.call(kid, *args): a kernel call run by the actor (emu/kernel/kcalls.py)."""
-    kid: int
-    args: tuple[int, ...] = ()
-
-
-class _Mark(NamedTuple):
-    name: str
-
-
-SYNC = _Mark("SYNC")
-NOW = _Mark("NOW")
-
-KPath = Generator[Any, Any, Any]
 
 BLOCKING: set[int] = set()  # kernel calls that may block: the wall clock's CPU waits for them
 
@@ -122,55 +78,6 @@ class KCtx:
     @property
     def shared(self) -> bool:
         return self.ks is not None
-
-
-# ------------------------------------------------------------------ in a CPU process
-
-def run_local(td, gen: KPath) -> Any:
-    """Run a kernel path on this CPU; returns its value."""
-    cost = td.cost
-    value = None
-    try:
-        while True:
-            req = gen.send(value)
-            value = None
-            k = req.__class__
-            if k is Cycles:
-                td.cycles(req[0])
-            elif k is _Mark:
-                continue
-            elif k is Rmw:
-                if req[0] is None:
-                    td.cycles(cost.atomic_local)
-                else:
-                    td.atomic(req[0])
-            elif k is Read or k is Write:
-                if req[0] is None:
-                    td.cycles(cost.l1_hit)
-                elif k is Read:
-                    td.read(req[0])
-                else:
-                    td.write(req[0])
-            elif k is Lock:
-                if req[0] is None:
-                    td.cycles(cost.atomic_local)
-                else:
-                    td.mtx_lock(req[0], req[1])
-            elif k is Unlock:
-                if req[0] is None:
-                    td.cycles(cost.atomic_local)
-                else:
-                    td.mtx_unlock(req[0], req[1])
-            elif k is MemXfer:
-                td.memctl(req[0])
-            elif k is Call:
-                td.call(req[0], *req[1])
-            elif k is Delay:
-                td.off_cpu(req[0])
-            else:
-                raise RuntimeError(f"{req!r} needs the kernel actor: not on a CPU's path")
-    except StopIteration as stop:
-        return stop.value
 
 
 # ------------------------------------------------------------------ in the kernel actor
@@ -204,19 +111,19 @@ class _Run:
                 value = None
                 k = req.__class__
                 if k is Cycles:
-                    t += req[0]
+                    t += req.n
                     continue
                 if k is Rmw:
-                    t = rmw(sim, ks, th, t, req[0])
+                    t = rmw(sim, ks, th, t, req.line)
                     continue
                 if k is Read:
-                    t = read(sim, ks, th, t, req[0])
+                    t = read(sim, ks, th, t, req.line)
                     continue
                 if k is Write:
-                    t = write(sim, ks, th, t, req[0])
+                    t = write(sim, ks, th, t, req.line)
                     continue
                 if k is MemXfer:   # the controllers' queue, inside a kernel call
-                    arg = req[0]
+                    arg = req.arg
                     t = ks.memctl.transfer(arg & 0xF, t, (arg >> 4) & BYTES_MASK,
                                            arg >> CORE_SHIFT)
                     continue
@@ -238,17 +145,17 @@ class _Run:
     def _perform(self, req: Any, t: int) -> int | None:
         k, sim, th = req.__class__, self.sim, self.th
         if k is Lock:
-            if req[0] is None:
+            if req.lock is None:
                 return t + self.ks.cost.atomic_local
             th.on_resume = self._resumed
-            r = sim.lock(th, t, req[0], req[1])
+            r = sim.lock(th, t, req.lock, req.caller)
             if r is not None:
                 th.on_resume = None
             return r
         if k is Unlock:
-            if req[0] is None:
+            if req.lock is None:
                 return t + self.ks.cost.atomic_local
-            return sim.unlock(th, t, req[0], req[1])
+            return sim.unlock(th, t, req.lock, req.caller)
         if k is Ipi:
             th.on_resume = self._resumed
             r = sim.ipi(th, t, req.targets, req.vector, req.a1, req.a2)
@@ -257,10 +164,10 @@ class _Run:
             return r
         if k is Sleep:
             th.on_resume = self._resumed
-            sleepq(self.ks).setdefault(req[0], []).append(th)
+            sleepq(self.ks).setdefault(req.chan, []).append(th)
             return None
         if k is Delay:
-            sim.at(t + req[0], th.cpu, self._resumed_at)
+            sim.at(t + req.n, th.cpu, self._resumed_at)
             return None
         if req is SYNC:
             return t

@@ -36,6 +36,7 @@ lock computes, for every spinner that could see the release, when it would.
 
 from __future__ import annotations
 
+from functools import partial
 from heapq import heappop, heappush
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol
@@ -153,11 +154,10 @@ class Mtx:
             self._count(caller, CONT)
             self._contend(Spinner(th, t, caller), done)
             return None
-        self.ks.sim.at(t + travel, th.cpu,
-                       lambda at, th=th, since=t: self._landed(th, since, at, caller))
+        self.ks.sim.at(t + travel, th.cpu, partial(self._landed, th, t, caller))
         return None
 
-    def _landed(self, th, since: int, t: int, caller: int) -> None:
+    def _landed(self, th, since: int, caller: int, t: int) -> None:
         """th's fast-path fcmpset reaches the word at t: it takes the lock if it is free,
         and otherwise (having pulled the line exclusive all the same) enters
         __mtx_lock_sleep."""
@@ -190,7 +190,10 @@ class Mtx:
         across t) every re-read issued before t is played.  The misses are transactions on
         the line, served in turn (_reads).  `changed`: when the word last changed before
         the release (default: the line's last write)."""
-        heap, sharers, late, fresh, misses = self.spinners, self.line.sharers, [], [], []
+        heap = self.spinners
+        if not heap or heap[0][0] >= t:  # no re-read before t: nothing to play
+            return
+        sharers, late, fresh, misses = self.line.sharers, [], [], []
         if changed is None:
             changed = self.line.written
         served = changed == self.line.written  # else the release's write came since
@@ -313,8 +316,7 @@ class Mtx:
             # __mtx_unlock_sleep: turnstile_broadcast wakes every waiter; each races again.
             woken, self.blocked = self.blocked, []
             for sp in woken:
-                self.ks.sim.at(t_rel + self.wakeup, sp.th.cpu,
-                               lambda t, sp=sp: self._woken(sp, t))
+                self.ks.sim.at(t_rel + self.wakeup, sp.th.cpu, partial(self._woken, sp))
         if self.nspinning:
             self._race(t_rel, dist, changed, held)
         return goes_on
@@ -366,8 +368,7 @@ class Mtx:
         """sp read the word UNOWNED and sent its fcmpset, landing at key[0]."""
         self.inflight.append(key)
         self.line.sharers.add(sp.th.cpu)  # it read the word on its way
-        self.ks.sim.at(key[0], sp.th.cpu,
-                       lambda t, sp=sp, key=key, m=travel: self._grab(sp, key, m, t))
+        self.ks.sim.at(key[0], sp.th.cpu, partial(self._grab, sp, key, travel))
 
     def _grab(self, sp: Spinner, key: tuple[int, int], travel: int, t: int) -> None:
         """sp read the word UNOWNED and its fcmpset, a miss of `travel`, lands at t: it

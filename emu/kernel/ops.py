@@ -82,16 +82,19 @@ Run = Callable[["Sequencer", "KernelState", "Thread", int, int], "int | None"]
 # Shared with the kernel paths driven in the actor (kthread: Read, Write, Rmw).
 
 def read(sim: Sequencer, ks: KernelState, th: Thread, t: int, line: Any) -> int:
-    return ks.coh.read(line, th.cpu, t)
+    coh = ks.coh
+    return coh.read(line, th.cpu, t)
 
 
 def write(sim: Sequencer, ks: KernelState, th: Thread, t: int, line: Any) -> int:
-    return ks.coh.store(th, line, t)
+    coh = ks.coh
+    return coh.store(th, line, t)
 
 
 def rmw(sim: Sequencer, ks: KernelState, th: Thread, t: int, line: Any) -> int:
     # A locked instruction drains the store buffer first (Coherence.drained, inline).
-    return ks.coh.rmw(line, th.cpu, t if t >= th.drain else th.drain)
+    coh = ks.coh
+    return coh.rmw(line, th.cpu, t if t >= th.drain else th.drain)
 
 
 # ---------------------------------------------------------------- the stream's operations

@@ -45,8 +45,9 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from emu.kernel import kcalls
-from emu.kernel.kthread import KCtx, run_local
+from emu.kernel.kthread import KCtx
 from emu.kernel.locks import LockTable
+from emu.kernel.run_local import run_local
 
 # What a strategy file may import: module -> names ("*": any).
 ALLOWED: dict[str, tuple[str, ...]] = {

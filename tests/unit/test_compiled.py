@@ -10,8 +10,8 @@ import sys
 
 from emu import compiled
 
-WHERE = ("import emu.clock.engine as e, emu.kernel.mtx as m, emu.hw.coherence as c, "
-         "emu.kernel.thread as t; print(' '.join(x.__file__ for x in (e, m, c, t)))")
+WHERE = ("import importlib, emu.compiled as c; print(' '.join("
+         "importlib.import_module(n).__file__ for n in c.compiled_modules()))")
 
 
 def _files(env: dict) -> list[str]:
@@ -21,8 +21,10 @@ def _files(env: dict) -> list[str]:
 
 
 def test_the_modules_with_a_pxd_are_the_compiled_ones():
-    assert compiled.compiled_modules() == ["emu.clock.engine", "emu.hw.coherence",
-                                           "emu.kernel.mtx", "emu.kernel.thread"]
+    assert compiled.compiled_modules() == [
+        "emu.clock.engine", "emu.counters", "emu.hw.coherence", "emu.hw.memctl",
+        "emu.kernel.kthread", "emu.kernel.mtx", "emu.kernel.ops", "emu.kernel.requests",
+        "emu.kernel.thread"]
 
 
 def test_make_setup_built_them_and_they_run():

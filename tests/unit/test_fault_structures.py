@@ -12,9 +12,10 @@ from emu.hw.coherence import Coherence
 from emu.hw.machine import load_machine
 from emu.kernel.config import build_kernel
 from emu.kernel.kcalls import unpack_lock
-from emu.kernel.kthread import KCtx, Rmw, run_local
+from emu.kernel.kthread import KCtx, Rmw
 from emu.kernel.ops import OP_ATOMIC, OP_LOCK
 from emu.kernel.pmap import NPCPV, Pmap, pmap_enter
+from emu.kernel.run_local import run_local
 from emu.kernel.vm_fault import _object_lock
 from emu.kernel.vm_page import (
     BUCKET,

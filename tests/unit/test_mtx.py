@@ -9,6 +9,7 @@ from emu.hw.coherence import Coherence
 from emu.hw.machine import cost_table, load_machine
 from emu.hw.topology import HOME_SOCKET, Topology
 from emu.kernel.mtx import BLOCK, CONT, PAUSE, SPIN, Mtx, lock_delay_max
+from emu.kernel.thread import ModelThread
 from emu.run import build_spec
 
 MACHINE = load_machine()
@@ -47,8 +48,8 @@ def kernel(spin: bool = False):
     return ks, Mtx(ks, "test_mtx", 0, spin=spin)
 
 
-def cpu(n: int):
-    return SimpleNamespace(cpu=n, offcpu=False, holding=[], drain=0)
+def cpu(n: int) -> ModelThread:
+    return ModelThread(n, 0)   # on its CPU, holding nothing, no store pending
 
 
 def test_extremes_of_holds_and_of_contended_waits():

@@ -7,7 +7,8 @@ import sys
 from types import SimpleNamespace
 
 from emu.clock.profile import _kpath
-from emu.kernel.kthread import Cycles, Rmw, run_local
+from emu.kernel.kthread import Cycles, Rmw
+from emu.kernel.run_local import run_local
 
 
 class Td:

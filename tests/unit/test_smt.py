@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from heapq import heappop
-
 from emu.clock.engine import BLOCKED, DONE, RUNNING, STARVED, Engine
 from emu.counters import CounterBoard
 from emu.hw import smt
@@ -21,7 +19,7 @@ def _next_op_time(eng: Engine, th, sibling_state: int) -> int:
     th.ops, th.pc = [OP_NOP, 0, 0, OP_NOP, 1000, 0], 0
     eng.heap.clear()
     eng._advance(th, 0)
-    return heappop(eng.heap)[0]
+    return eng.next_event()[0]
 
 
 def test_a_waiting_sibling_leaves_the_core_to_its_partner():
@@ -46,4 +44,4 @@ def test_a_batch_is_slowed_as_decided_when_the_last_one_ended():
     b.state = RUNNING                       # b goes on before a's next batch arrives
     eng.heap.clear()
     eng.submit(0, 1, 0, [OP_NOP, 1000, 0])
-    assert heappop(eng.heap)[0] == 1000
+    assert eng.next_event()[0] == 1000

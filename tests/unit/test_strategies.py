@@ -15,7 +15,8 @@ import pytest
 from emu.epoch import Epoch
 from emu.kernel.config import build_kernel
 from emu.kernel.di import InvlModel
-from emu.kernel.kthread import Call, Cycles, Lock, Read, Rmw, Unlock, Write, run_local
+from emu.kernel.kthread import Call, Cycles, Lock, Read, Rmw, Unlock, Write
+from emu.kernel.run_local import run_local
 from emu.kernel.strategies import (
     DEFAULTS,
     KINDS,
@@ -233,9 +234,12 @@ def test_the_global_swap_atomics_are_shared_not_borrowed():
 
 
 def test_the_request_vocabulary_the_hooks_use_exists():
-    assert Call(3) == (3, ()) and Call(3, (1, 2)).args == (1, 2)
-    for cls in (Read, Write, Rmw, Lock, Unlock):
-        assert cls(None)[0] is None
+    assert (Call(3).kid, Call(3).args) == (3, ()) and Call(3, (1, 2)).args == (1, 2)
+    assert Call(3) == Call(3, ()) and Call(3) != Call(4)
+    for cls in (Read, Write, Rmw):
+        assert cls(None).line is None
+    for cls in (Lock, Unlock):
+        assert (cls(None).lock, cls(None).caller) == (None, 0)
 
 
 # ------------------------------------------------------------------ no names elsewhere

@@ -14,7 +14,8 @@ import pytest
 
 from emu.kernel import strategy_file
 from emu.kernel.config import build_kernel
-from emu.kernel.kthread import KCtx, run_local
+from emu.kernel.kthread import KCtx
+from emu.kernel.run_local import run_local
 from emu.kernel.strategies import StrategyError, choose, kind_of_file, strategy
 
 ROOT = Path(__file__).resolve().parents[2]
