@@ -1,2 +1,3 @@
-# Cython declarations for counters.py (see emu/compiled.py).  Nothing to type: compiled,
-# note_extremes (each mutex release and contended acquisition) runs without a frame.
+# Cython declarations for counters.py (see emu/compiled.py): note_extremes (each mutex
+# release and contended acquisition) is a C call from the compiled mutex model.
+cpdef note_extremes(list row, Py_ssize_t lo, value)

@@ -26,7 +26,9 @@ cdef class Engine:
     # Overridden by the profiling engine (emu/clock/profile.py): cpdef, not cdef.
     cdef _push(self, tuple entry)
     cpdef _load(self, Thread th)
+    @cython.locals(ops=list, pc=Py_ssize_t)
     cpdef _step(self, Thread th, t)
+    @cython.locals(pc=Py_ssize_t, works=bint)
     cpdef _advance(self, Thread th, t)
     cpdef bint sibling_works(self, Thread th)
     @cython.locals(m=Mtx)

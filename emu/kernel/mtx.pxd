@@ -4,6 +4,7 @@
 # tests/unit/test_mtx.py drives them directly.
 cimport cython
 
+from emu.counters cimport note_extremes
 from emu.hw.coherence cimport Coherence, Line
 from emu.kernel.thread cimport ModelThread
 
