@@ -23,6 +23,7 @@ shared events per CPU second; with --python, the same replayed by the model's Py
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import subprocess
@@ -131,12 +132,15 @@ def main() -> None:
     ap.add_argument("--measure", metavar="PICKLE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:  # a child replaying what its parent recorded
-        print(repr(measure(args.measure, args.repeat)))
+        print(json.dumps(measure(args.measure, args.repeat)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "log.pickle")
         t0 = time.perf_counter()
-        log, iterations = record(args.testcase, args.tasks, args.samples)
+        try:
+            log, iterations = record(args.testcase, args.tasks, args.samples)
+        except emu.run.UsageError as exc:
+            raise SystemExit(f"bench_engine: {exc}") from None
         recorded_s = time.perf_counter() - t0
         with open(path, "wb") as f:
             pickle.dump(((args.testcase, args.tasks, args.samples), registry_digest(), log,
@@ -150,8 +154,8 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--measure", path, "--repeat",
                                   str(args.repeat)], env=env, capture_output=True, text=True)
             if out.returncode != 0:
-                raise SystemExit(out.stderr.strip().splitlines()[-1])
-            rows.append(eval(out.stdout.strip().splitlines()[-1]))  # noqa: S307 (our child)
+                raise SystemExit((out.stderr.strip().splitlines() or ["the replay failed"])[-1])
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"host: {os.cpu_count()} cores; the actor of emu run {args.testcase} -t {args.tasks} "
           f"-s {args.samples} --warmup 1, replayed ({rows[0]['messages']} messages, "
           f"recorded in {recorded_s:.0f} s); least of {args.repeat}")
