@@ -7,9 +7,9 @@ spare for each side it is what bounds a run (docs/scaling.md).  `bench_runtime.p
 the whole machine, whose figure on a small shared host moves with the host's load; this one
 takes the actor by itself, as ConcurrencyKit benchmarks one primitive:
 
-1. record: the testcase runs once in this process (emu/clock/inproc.py: the same CPU side,
-   engine and kernel model as `emu run`, CPUs as threads), and every message the CPUs send
-   the actor is kept in the order it arrived;
+1. record: the testcase runs once in this process (emu/clock/replay.py, over inproc.py: the
+   same CPU side, engine and kernel model as `emu run`, CPUs as threads), and every message
+   the CPUs send the actor is kept in the order it arrived;
 2. replay: a fresh engine and kernel state take those messages in that order, each followed
    by `engine.run()` as the actor's loop does, with no sockets.  The engine orders by
    virtual time, so the replay runs the same events and ends with the same totals, which
@@ -33,7 +33,7 @@ import time
 
 # Kernel-call ids follow import order (emu/kernel/kcalls.py): the recorder and the replaying
 # child import the same modules first, as `emu run` does, and the child checks the digest.
-import emu.clock.inproc  # noqa: F401,E402
+import emu.clock.replay  # noqa: E402
 import emu.machine.supervisor  # noqa: F401,E402
 import emu.run  # noqa: F401,E402
 from emu.compiled import PURE_ENV, compiled_in_use  # noqa: E402
@@ -53,56 +53,20 @@ def make_spec(testcase: str, tasks: int, samples: int):
 def record(testcase: str, tasks: int, samples: int) -> tuple[list, list[int]]:
     """Run the testcase in process; (the CPUs' messages in arrival order, the per-task
     iteration counts at the end)."""
-    from emu.clock import inproc
-
-    spec = make_spec(testcase, tasks, samples)
-    log: list[tuple[bytes, bytes]] = []
-
-    class Recording(inproc.Router):
-        def recv_multipart(self, flags: int = 0) -> list[bytes]:
-            parts = super().recv_multipart(flags)
-            log.append((parts[0], parts[1]))
-            return parts
-
-    router_class = inproc.Router
-    inproc.Router = Recording
-    try:
-        ks = inproc.run_inproc(spec, timeout_s=3600.0)
-    finally:
-        inproc.Router = router_class
-    return log, [th.iterations for th in ks.sim.threads.values()]
+    log, iterations, _ = emu.clock.replay.record(make_spec(testcase, tasks, samples))
+    return log, iterations
 
 
 def replay(spec, log: list) -> tuple[float, int, list[int]]:
     """(CPU seconds, shared events, per-task iterations) of one replay of `log`."""
-    from emu.clock.engine import DONE, Engine
-    from emu.clock.virtual import engine_args, start_kthreads
-    from emu.counters import CounterBoard
-    from emu.kernel.state import KernelState
-    from emu.protocol import ACK, BATCH, BYE, unpack
-
-    board = CounterBoard(spec.tasks, len(spec.kernel.locks))
-    engine = Engine(**engine_args(spec, board))
-    ks = KernelState(spec, engine)
-    engine.attach(ks)
-    engine.interrupt = lambda *a: None
-    start_kthreads(ks, spec)
-    messages = [(int(ident), unpack(data)) for ident, data in log]
-    t0 = time.process_time()
-    for cpu, msg in messages:
-        kind = msg[1]
-        if kind == BATCH:
-            engine.submit(cpu, msg[2], msg[3], msg[4])
-        elif kind == ACK:
-            engine.ack(cpu, msg[2], msg[3])
-        elif kind == BYE:
-            if engine.threads[cpu].state != DONE:  # a BYE after the end: nothing to do
-                engine.leave(cpu)
-        engine.run()
-    cpu_s = time.process_time() - t0
-    events = engine.events
-    board.close()
-    return cpu_s, events, [th.iterations for th in engine.threads.values()]
+    engine, board = emu.clock.replay.fresh_engine(spec)
+    try:
+        t0 = time.process_time()
+        emu.clock.replay.replay(engine, log)
+        cpu_s = time.process_time() - t0
+        return cpu_s, engine.events, [th.iterations for th in engine.threads.values()]
+    finally:
+        board.close()
 
 
 def measure(path: str, repeat: int) -> dict:

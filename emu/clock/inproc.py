@@ -96,16 +96,17 @@ class InprocFailed(Exception):
 
 
 def run_inproc(spec, setup: Callable[[KernelState], None] | None = None,
-               timeout_s: float = 300.0) -> KernelState:
+               timeout_s: float = 300.0, router: Router | None = None) -> KernelState:
     """Run a prepared RunSpec (virtual clock) to its end in this process; returns the
-    actor's kernel state.  `setup(ks)` runs in the actor before any CPU starts."""
+    actor's kernel state.  `setup(ks)` runs in the actor before any CPU starts; `router`,
+    the actor's end of the queues (one that keeps what it receives: emu/clock/replay.py)."""
     board = CounterBoard(spec.tasks, len(spec.kernel.locks))
     board.set(H_STATE, STATE_RUNNING)
     if spec.kernel.needs_epoch:
         from emu.epoch import Epoch
 
         spec.kernel.epoch = Epoch.alloc(bytearray(Epoch.size(spec.tasks)), spec.tasks)
-    router = Router()
+    router = router or Router()
     engine = Engine(**engine_args(spec, board))
     ks = KernelState(spec, engine)
     engine.attach(ks)

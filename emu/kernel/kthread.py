@@ -1,28 +1,17 @@
 """Kernel paths written once, run where their state lives.
 
 Every kernel path (a syscall, vm_fault, pmap_enter, pmap_remove, a strategy's hook, a TLB
-shootdown, the page daemon) is a generator that yields what it does to the machine (the
-requests, emu/kernel/requests.py; imported from here):
-
-    Cycles(n)               local work
-    Read/Write/Rmw(line)    an access to a cache line of kernel data (None: a line only
-                            this CPU's cache ever holds, a private structure's)
-    Lock(id)/Unlock(id)     a kernel mutex (id None: one only this CPU ever takes)
-    Call(kcall, args)       a kernel call on shared state (on a CPU: td.call)
-    Ipi(targets, ...)       interrupt those CPUs and spin until every one acknowledged
-    Sleep(chan)             sleep until wakeup(chan)
-    MemXfer(arg)            a page's bytes through its socket's memory controllers
-    Delay(n)                be off the CPU for n cycles (on a CPU: td.off_cpu)
-    SYNC                    what follows happens at this point of virtual time
-    NOW                     -> the virtual time here (None on a private path)
+shootdown, the page daemon) is a generator that yields what it does to the machine: the
+requests of emu/kernel/requests.py (Cycles, Read/Write/Rmw, Lock/Unlock, Call, Ipi, Sleep,
+MemXfer, Delay, SYNC, NOW), which kernel code imports from here.
 
 Two drivers run them:
 
 * `run_local(td, gen)` (emu/kernel/run_local.py), in a CPU process: costs become
   `td.cycles`, a private line or mutex (None) a local cost, shared ones the CPU's
   operations (emu/kernel/ops.py).
-* `start(...)`, here, in the kernel actor, for shared state (a `_threads` address space, the page
-  daemon): it advances virtual time itself and blocks on the sequencer, `ks.sim`, which
+* `start(...)`, here, in the kernel actor, for shared state (a `_threads` address space,
+  the page daemon): it advances virtual time itself and blocks on the sequencer, `ks.sim`, which
   offers at/resume/lock/unlock/ipi/ret (the engine, the reference simulation, the wall
   clock's actor).  Before a mutex, an IPI, a sleep or a SYNC it waits for the event time
   to reach its own, so every change of shared state happens at its exact virtual time.
