@@ -18,9 +18,11 @@ r331863, r332974):
 * The reservations' partially-populated queue under "VM reserv domain"
   (`vm_reserv_domain_lock`, vm_reserv.py).
 
-Which domain a CPU allocates from: one per socket (the SRAT's proximity domains), the
-faulting CPU's own first; the preset's `vm_ndomains` (a kernel built without `options
-NUMA` has one domain over both sockets' DRAM: `--cost vm_ndomains=1`).  These structures
+How many domains: the preset's `vm_ndomains`.  A kernel built without `options NUMA`
+(amd64 GENERIC until r338602, Sept 2018) has one, over every socket's DRAM, whatever the
+SRAT says (vm_phys.c: `vm_ndomains = 1`).  With NUMA there is one per socket (the SRAT's
+proximity domains), each CPU allocating from its own socket's first: first-touch, later
+kernels' default (2018's was round-robin, not modelled).  These structures
 are shared by every CPU of the domain in every testcase: their locks and lines are the
 actor's, named here (`vm_phys_configure`) before the CPUs are forked.
 """
@@ -73,8 +75,15 @@ def vm_phys_configure(kc: KernelConfig) -> SimpleNamespace:
 
 
 def domains(machine) -> tuple[int, list[int]]:
-    """(vm_ndomains, the socket whose DRAM holds each domain) of a machine preset."""
-    n = int(machine.costs.get("vm_ndomains", machine.sockets))
+    """(vm_ndomains, the socket whose DRAM holds each domain's pages) of a machine preset.
+
+    A domain over several sockets hands out its lowest physical addresses first: the boot
+    frees its segments in address order (vm_page_startup), vm_phys_free_pages queues a
+    freed block at the tail of its free list, and vm_phys_alloc_domain_pages takes the
+    head and queues a split's upper halves at the head.  So from boot a benchmark's pages
+    lie in the domain's first socket's DRAM (socket 0's: the lowest addresses), while it
+    has room."""
+    n = int(machine.costs.get("vm_ndomains", 1))   # the kernel's: no options NUMA, one
     n = max(1, min(n, MAXMEMDOM))
     return n, [d * machine.sockets // n for d in range(n)]
 

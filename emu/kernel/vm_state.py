@@ -64,23 +64,18 @@ class VmState:
         self.pv_chunks_mutex: int = ids.pv_chunks_mutex   # amd64 pmap.c, global
         self.domain_of: defaultdict[int, int] | list[int] = defaultdict(int)  # (no machine: 0)
         self.domain_socket: list[int] = [0]
-        self.sockets = 1
         self.pqbatch: dict[tuple[int, int, int], int] = {}  # per-CPU page-queue batches
         self.brk: dict[int, int] = {}          # a shared process's break (vm_unix.py)
         self._rv = (cpu_base << 24)
 
     def set_machine(self, machine) -> None:
         """Where the domains are: from the machine preset (vm_ndomains, the topology)."""
-        n, self.domain_socket = domains(machine)
-        self.sockets = machine.sockets
+        _, self.domain_socket = domains(machine)
         self.domain_of = [domain_of_cpu(machine, cpu) for cpu in range(machine.ncpus)]
 
     def page_socket(self, m: VmPage) -> int:
-        """The socket whose DRAM holds m: its domain's; with fewer domains than sockets,
-        the 2 MB frames of a domain alternate between the sockets it spans."""
-        if len(self.domain_socket) >= self.sockets:
-            return self.domain_socket[m.domain]
-        return (m.pa >> 9) % self.sockets
+        """The socket whose DRAM holds m: its domain's first (vm_phys.py `domains`)."""
+        return self.domain_socket[m.domain]
 
     def next_rv(self) -> int:
         self._rv += 1
