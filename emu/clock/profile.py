@@ -56,6 +56,9 @@ from emu.hw import smt
 from emu.kernel.ops import OP_IPI, OP_WIDTH
 from emu.kernel.run_local import run_local
 
+# The profile stops at a CPU's last whole batch (the module's docstring), so its batches stay
+# short whatever the plain clock's BATCH_OPS: the cut is at most 256 operations from the end.
+PROFILE_BATCH_OPS = 256
 CPU_FILE = "profile-cpu{cpu}.json"
 ACTOR_FILE = "profile-actor.json"
 MTX_SLEEP, MTX_SPIN = "__mtx_lock_sleep", "_mtx_lock_spin_cookie"
@@ -108,6 +111,7 @@ class ProfilingTd(VirtualTd):
     """A VirtualTd that also records who charged each local cycle and issued each op."""
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("batch_ops", PROFILE_BATCH_OPS)
         super().__init__(*args, **kwargs)
         self.cur_local: dict[tuple, int] = {}   # (code, caller code) -> cycles
         self.cur_ops: dict[tuple, int] = {}     # (op, arg, code, caller code) -> count

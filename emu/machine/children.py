@@ -123,7 +123,7 @@ class Child:
 
 
 def fork_child(target: Callable[..., None], args: tuple, name: str,
-               inherited: Iterable[int] = ()) -> Child:
+               inherited: Iterable[int] = (), nice: int = 0) -> Child:
     """Fork a child that runs target(*args), which ends the process itself (os._exit).
 
     Not multiprocessing.Process: its child bootstrap tears down the parent's set of
@@ -131,7 +131,8 @@ def fork_child(target: Callable[..., None], args: tuple, name: str,
     forked child would otherwise share), and its start() polls every earlier child, O(N^2)
     for a machine.  The child closes `inherited` (the sentinels of its earlier siblings) and
     reads /dev/null as stdin, as multiprocessing's children do, and takes `name` as its
-    process name (emu-actor, emu-cpu7)."""
+    process name (emu-actor, emu-cpu7).  `nice`: added to its niceness (nice(2)) before it
+    starts a thread, so its threads have it too."""
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         stream.flush()
     _resolve_prctl()
@@ -146,6 +147,8 @@ def fork_child(target: Callable[..., None], args: tuple, name: str,
             os.dup2(null, 0)
             os.close(null)
             _prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)  # what ps and top show
+            if nice:
+                os.nice(nice)  # raising one's own niceness is always allowed
             target(*args)
         finally:
             os._exit(1)

@@ -50,11 +50,16 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int,
         code = 1
     finally:
         if spec.profile and td is not None:
+            # The supervisor's SIGTERM comes as soon as the actor has left, and must not cut
+            # the file short: held back while it is written, then ignored (nothing more to
+            # keep; a SIGTERM still pending is dropped).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             try:
                 td.save_profile(spec.rundir, spec.testcase.name)
-            except (OSError, Stopped):
+            except OSError:
                 pass
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # saved: nothing more to keep
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         sock.close(0)
         zmq_context.term()
     os._exit(code)

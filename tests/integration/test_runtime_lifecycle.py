@@ -189,3 +189,24 @@ def test_the_rundir_option_is_the_root(tmp_path):
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=HANG_S)
     assert p.returncode == 130 and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("clock", ["virtual", "wall"])
+def test_cpu_processes_yield_to_the_actor_under_the_virtual_clock(clock, no_trace):
+    """Virtual clock: every thread of a CPU process runs CPU_NICE above the actor's niceness
+    (the actor keeps the supervisor's); the wall clock leaves the host's scheduling as is."""
+    from emu.machine.supervisor import CPU_NICE
+
+    p = start("mmap1_processes", "-t", "2", "-s", "0", "--period", "2ms", "--clock", clock)
+    wait_for_lines(p, 4)  # the header, then samples: every child is running
+    try:
+        base = psutil.Process(p.pid).nice()
+        actor, *cpus = family(p)
+        assert actor.nice() == base
+        want = min(base + CPU_NICE, 19) if clock == "virtual" else base
+        for cpu in cpus:
+            for t in cpu.threads():  # the ZeroMQ I/O thread too: made after the nice(2)
+                assert psutil.Process(t.id).nice() == want
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=HANG_S)
