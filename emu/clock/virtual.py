@@ -47,12 +47,9 @@ from emu.protocol import (
     unpack,
 )
 
-# Operations per BATCH.  Each BATCH costs a message each way and wakes a CPU process whose
-# caches the other CPU processes have since cooled: at 1024 rather than 256, `emu run
-# mmap1_processes -t 96 -s 5` sequenced 261k shared events per host second instead of 231k
-# (2 cores, the mean of five runs each).  2048 gained little more and cost memory: the
-# actor holds every batch in flight (25 MiB at 96 CPUs), and a CPU process passed 3 MiB
-# (docs/scaling.md).
+# Operations per BATCH.  Each costs a message each way and wakes a CPU process whose caches
+# its neighbours have cooled, so fewer is faster; the actor holds two per CPU, and 2048 took
+# a CPU process past 3 MiB (measured: docs/scaling.md, "How the host schedules the two sides").
 BATCH_OPS = 1024
 WINDOW = 2       # batches in flight per CPU
 

@@ -55,14 +55,10 @@ if TYPE_CHECKING:
 # No progress for this long ends the run; a wall-clock timeout never changes a result.
 HANG_TIMEOUT_S = float(os.environ.get("EMU_HANG_TIMEOUT", "60"))
 STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
-# Under the virtual clock the CPU processes run at this niceness above the actor's.  One
-# actor sequences every shared event while the CPU processes feed it, and a CPU process the
-# actor has just answered tends to wake on the actor's core and take turns with it there
-# while the other core idles (~17% of `perf record -a` samples idle on 2 cores).  With the
-# CPU processes yielding, `emu run mmap1_processes -t 96 -s 5` sequenced 306k–325k shared
-# events per host second instead of 252k–270k (docs/scaling.md).  Results are virtual time,
-# so they do not move.  The wall clock keeps the host's own scheduling: its contention is the
-# measurement there.
+# Under the virtual clock the CPU processes run at this niceness above the actor's: one
+# woken on the actor's core would otherwise take turns with it there while another core
+# idles (measured: docs/scaling.md, "How the host schedules the two sides").  Results are
+# virtual time and do not move; the wall clock keeps the host's scheduling, its measurement.
 CPU_NICE = 19
 TICK_S = 0.25           # live statistics: a snapshot this often (emu/stats.py)
 
