@@ -42,6 +42,7 @@ it before it has read every DONE.
 
 from __future__ import annotations
 
+import _signal
 import json
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ LOCK_DELAY = "lock_delay"      # sys/kern/subr_lock.c: the backoff both of them 
 IPI_HANDLER = "ipi_handler"    # the target's handler time (the engine knows no vector)
 NO_CALLER = "-"
 KERNEL, LIBC = "kernel", "libc.so.7"
+_SIGTERM = (_signal.SIGTERM,)
 
 _EMU_DIR = str(Path(emu.__file__).parent)
 _LIBC_FILE = sys.modules[Ctx.__module__].__file__
@@ -148,12 +150,19 @@ class ProfilingTd(VirtualTd):
         super()._ship(lookahead)
 
     def _batch_done(self, seq: int, stopped: bool) -> None:
-        local, ops = self.pending.pop(seq, ({}, {}))
-        if stopped:  # the actor stopped inside it or before: how far is host-timed
-            return
-        for src, dst in ((local, self.done_local), (ops, self.done_ops)):
-            for k, v in src.items():
-                dst[k] = dst.get(k, 0) + v
+        # The supervisor's SIGTERM raises wherever this process is (save_on_sigterm in
+        # emu/machine/children.py), and comes as soon as the actor has left: a batch taken
+        # from `pending` but not yet all in `done` would be lost to the file, by host timing.
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, _SIGTERM)
+        try:
+            local, ops = self.pending.pop(seq, ({}, {}))
+            if stopped:  # the actor stopped inside it or before: how far is host-timed
+                return
+            for src, dst in ((local, self.done_local), (ops, self.done_ops)):
+                for k, v in src.items():
+                    dst[k] = dst.get(k, 0) + v
+        finally:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, _SIGTERM)
 
     def profile_document(self, testcase: str) -> dict:
         """The committed share, and each batch still awaiting its DONE: whether the actor

@@ -57,12 +57,15 @@ class Stopped(BaseException):
 
 
 def _stopped(signum, frame) -> None:
+    # Once: what the child saves on its way out must not be cut short by a second one.
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, (_signal.SIGTERM,))
     raise Stopped
 
 
 def save_on_sigterm() -> None:
     """Turn the supervisor's SIGTERM (the run was interrupted) into Stopped, so the child
-    can leave its results (the --profile files) in the run directory before it exits."""
+    can leave its results (the --profile files) in the run directory before it exits.
+    Stopped comes once, wherever the child is; SIGTERM is blocked from then on."""
     signal.signal(signal.SIGTERM, _stopped)
 
 

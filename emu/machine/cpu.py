@@ -52,8 +52,12 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int,
         if spec.profile and td is not None:
             # The supervisor's SIGTERM comes as soon as the actor has left, and must not cut
             # the file short: held back while it is written, then ignored (nothing more to
-            # keep; a SIGTERM still pending is dropped).
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            # keep; a SIGTERM still pending is dropped).  One that came just before is spent
+            # here (its handler blocked the next), inside the try that catches it.
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            except Stopped:
+                pass
             try:
                 td.save_profile(spec.rundir, spec.testcase.name)
             except OSError:
