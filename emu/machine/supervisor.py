@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 # No progress for this long ends the run; a wall-clock timeout never changes a result.
 HANG_TIMEOUT_S = float(os.environ.get("EMU_HANG_TIMEOUT", "60"))
 STOP_GRACE_S = 2.0      # SIGTERM, then SIGKILL
+# --profile: a CPU at nice 19 on a busy host is slow to write its file, not hung.
+PROFILE_GRACE_S = 30.0
 # Under the virtual clock the CPU processes run at this niceness above the actor's: one
 # woken on the actor's core would otherwise take turns with it there while another core
 # idles (measured: docs/scaling.md, "How the host schedules the two sides").  Results are
@@ -356,7 +358,7 @@ class Supervisor:
         for p in procs:
             if p.exitcode is None:
                 _signal(p, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + (PROFILE_GRACE_S if self.spec.profile else STOP_GRACE_S)
         for p in procs:
             p.join(max(0.0, deadline - time.monotonic()))
         if self._exits is not None:
