@@ -51,9 +51,9 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int,
     finally:
         if spec.profile and td is not None:
             # The supervisor's SIGTERM comes as soon as the actor has left, and must not cut
-            # the file short: held back while it is written, then ignored (nothing more to
-            # keep; a SIGTERM still pending is dropped).  One that came just before is spent
-            # here (its handler blocked the next), inside the try that catches it.
+            # the file short: held back from here to the exit (nothing more to keep).  One
+            # that came just before is spent here (its handler blocked the next), inside the
+            # try that catches it.
             try:
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             except Stopped:
@@ -62,8 +62,6 @@ def cpu_main(spec, task: int, board: CounterBoard, supervisor_pid: int,
                 td.save_profile(spec.rundir, spec.testcase.name)
             except OSError:
                 pass
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         sock.close(0)
         zmq_context.term()
     os._exit(code)
